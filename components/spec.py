@@ -1,0 +1,365 @@
+"""The fleet spec: the `gpu-fleet:*` stack config, validated once into typed objects.
+
+Keys are camelCase as Pulumi users write them; the models use snake_case. Unknown keys are
+errors, defaults are filled here, and cross-field rules (sizes, pool references, sharing
+settings against the GPU) are checked here so that components can trust what they get.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal, Optional, Union
+
+from packaging.version import InvalidVersion, Version
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic.alias_generators import to_camel
+
+from .facts import InstanceType, load_facts
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_IAM_PRINCIPAL = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+_K8S_PRINCIPAL = re.compile(r"^(user|group):[^\s:][^\s]*$")
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def _vpc_cidr(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an IPv4 CIDR block") from None
+    if not 16 <= network.prefixlen <= 24:
+        raise ValueError(f"'{value}' must be a /16 to /24 block (AWS allows /16 at most)")
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(f"'{value}' is not a DNS label (lowercase letters, digits and '-', at most 63)")
+    return value
+
+
+def _version(kind: str):
+    def check(value: str) -> str:
+        try:
+            Version(value)
+        except InvalidVersion:
+            raise ValueError(f"'{value}' is not a {kind} version") from None
+        return value
+
+    return check
+
+
+def _gpu_instance_type(value: str) -> str:
+    if load_facts().instance_type(value) is None:
+        raise ValueError(f"unknown GPU instance type '{value}'")
+    return value
+
+
+def _cuda_version(value: str) -> str:
+    _version("CUDA")(value)
+    if load_facts().cuda_min_driver(value) is None:
+        raise ValueError(f"unknown CUDA version '{value}'")
+    return value
+
+
+def _principal(value: str) -> str:
+    if not (_IAM_PRINCIPAL.match(value) or _K8S_PRINCIPAL.match(value)):
+        raise ValueError(
+            f"'{value}' is not a principal: use an IAM role/user ARN, 'user:NAME' or 'group:NAME'"
+        )
+    return value
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"'{value}' is not a Kubernetes quantity (e.g. 64, 500m, 256Gi)")
+    return value
+
+
+def _label_key(value: str) -> str:
+    if not _LABEL_KEY.match(value):
+        raise ValueError(f"'{value}' is not a Kubernetes label key")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
+DriverVersion = Annotated[str, AfterValidator(_version("driver"))]
+ToolkitVersion = Annotated[str, AfterValidator(_version("container toolkit"))]
+CudaVersion = Annotated[str, AfterValidator(_cuda_version)]
+GpuInstanceType = Annotated[str, AfterValidator(_gpu_instance_type)]
+Principal = Annotated[str, AfterValidator(_principal)]
+Quantity = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) else v), AfterValidator(_quantity)]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+
+
+class SpecModel(BaseModel):
+    """Base of every spec object: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+# --- cluster ---------------------------------------------------------------------------
+
+
+class NewVpc(SpecModel):
+    cidr: VpcCidr = Field("10.0.0.0/16", description="CIDR of the VPC the program creates (/16 to /24).")
+    availability_zones: list[str] = Field(
+        min_length=2, max_length=6, description="AZs for one private and one public subnet each (EKS needs two)."
+    )
+
+
+class ExistingVpc(SpecModel):
+    vpc_id: str = Field(description="An existing VPC to place the cluster and node pools in.")
+    subnet_ids: list[str] = Field(min_length=2, description="Private subnets for control plane and nodes.")
+
+
+# Tags that tell pydantic which VPC shape it has; spec_loader drops them from error paths.
+VPC_TAGS = ("newVpc", "existingVpc")
+Vpc = Annotated[
+    Union[Annotated[NewVpc, Tag(VPC_TAGS[0])], Annotated[ExistingVpc, Tag(VPC_TAGS[1])]],
+    Discriminator(lambda v: VPC_TAGS[1] if (isinstance(v, dict) and "vpcId" in v) or isinstance(v, ExistingVpc) else VPC_TAGS[0]),
+]
+
+
+class ClusterSpec(SpecModel):
+    mode: Literal["eks", "existing"] = Field(
+        description="eks: the program creates VPC and EKS cluster. existing: use kubeconfig, create no AWS resources."
+    )
+    name: DnsLabel = Field(description="Cluster name; prefixes every AWS resource.")
+    kubernetes_version: str = Field("1.33", description="EKS Kubernetes version. Only valid when mode is eks.")
+    vpc: Optional[Vpc] = Field(
+        None, description="Network for an eks cluster: {cidr, availabilityZones} or {vpcId, subnetIds}."
+    )
+    kubeconfig: Optional[str] = Field(
+        None, description="Path or contents of the kubeconfig. Only valid when mode is existing."
+    )
+    context: Optional[str] = Field(None, description="kubeconfig context. Only valid when mode is existing.")
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> "ClusterSpec":
+        if self.mode == "eks":
+            if self.vpc is None:
+                raise ValueError("mode eks needs 'vpc' ({cidr, availabilityZones} or {vpcId, subnetIds})")
+            if self.kubeconfig is not None or self.context is not None:
+                raise ValueError("'kubeconfig' and 'context' are only valid when mode is existing")
+        elif self.vpc is not None:
+            raise ValueError("'vpc' is only valid when mode is eks")
+        return self
+
+
+# --- drivers ---------------------------------------------------------------------------
+
+
+class DriversSpec(SpecModel):
+    install: Literal["ansible", "ami"] = Field(
+        "ansible",
+        description="ansible: a base AMI, driver and toolkit installed at boot by playbooks/. "
+        "ami: the EKS NVIDIA AMI; the playbooks only verify.",
+    )
+    version: DriverVersion = Field(
+        default_factory=lambda: load_facts().software.driver_version, description="Pinned NVIDIA driver."
+    )
+    container_toolkit: ToolkitVersion = Field(
+        default_factory=lambda: load_facts().software.container_toolkit_version,
+        description="Pinned nvidia-container-toolkit.",
+    )
+    open_kernel_modules: bool = Field(True, description="Open GPU kernel modules (Turing and newer only).")
+
+
+# --- node pools ------------------------------------------------------------------------
+
+
+class SharingSpec(SpecModel):
+    mode: Literal["exclusive", "time-slicing", "mig"] = Field(
+        "exclusive", description="How pods share a GPU. MPS is not offered (no memory isolation)."
+    )
+    replicas: Optional[int] = Field(
+        None, ge=2, le=64, description="Pods per GPU. Only valid, and required, when mode is time-slicing."
+    )
+    mig_strategy: Optional[Literal["single", "mixed"]] = Field(
+        None, description="Device plugin MIG strategy. Only valid when mode is mig (default single)."
+    )
+    mig_profile: Optional[str] = Field(
+        None, description="MIG profile such as 1g.10gb. Only valid, and required, when mode is mig."
+    )
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> "SharingSpec":
+        if self.mode == "time-slicing" and self.replicas is None:
+            raise ValueError("time-slicing needs 'replicas' (2 or more pods per GPU)")
+        if self.mode != "time-slicing" and self.replicas is not None:
+            raise ValueError("'replicas' is only valid when mode is time-slicing")
+        if self.mode == "mig":
+            if self.mig_profile is None:
+                raise ValueError("mig needs 'migProfile' (e.g. 1g.10gb)")
+        elif self.mig_strategy is not None or self.mig_profile is not None:
+            raise ValueError("'migStrategy' and 'migProfile' are only valid when mode is mig")
+        return self
+
+    @property
+    def effective_mig_strategy(self) -> str:
+        if self.mode != "mig":
+            return "none"
+        return self.mig_strategy or "single"
+
+
+class TaintSpec(SpecModel):
+    key: LabelKey
+    value: str = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class NodePoolSpec(SpecModel):
+    name: DnsLabel = Field(description="Pool name, unique; label gpufleet.io/pool.")
+    instance_types: list[GpuInstanceType] = Field(
+        min_length=1, description="GPU instance types; several diversify spot capacity. One GPU model per pool."
+    )
+    capacity: Literal["on-demand", "spot"] = Field("on-demand", description="EC2 capacity type.")
+    workload: Literal["inference", "training", "batch", "dev"] = Field(
+        "batch", description="What the pool is for; label gpufleet.io/workload."
+    )
+    min_size: int = Field(0, ge=0, description="Fewest nodes.")
+    desired_size: Optional[int] = Field(
+        None, ge=0, description="Nodes at creation (default minSize); an autoscaler owns it afterwards."
+    )
+    max_size: int = Field(1, ge=1, description="Most nodes.")
+    driver_version: Optional[DriverVersion] = Field(None, description="Overrides drivers.version for this pool.")
+    sharing: SharingSpec = Field(default_factory=SharingSpec, description="GPU sharing for the pool's nodes.")
+    efa: bool = Field(False, description="Attach EFA interfaces and a cluster placement group.")
+    disk_gib: int = Field(200, ge=20, le=16384, alias="diskGiB", description="Encrypted gp3 root volume size.")
+    labels: dict[LabelKey, str] = Field(default_factory=dict, description="Extra node labels.")
+    taints: list[TaintSpec] = Field(default_factory=list, description="Extra taints besides the GPU/spot ones.")
+
+    @property
+    def desired(self) -> int:
+        return self.min_size if self.desired_size is None else self.desired_size
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "NodePoolSpec":
+        if not self.min_size <= self.desired <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy 0 <= minSize <= desiredSize <= maxSize, "
+                f"got {self.min_size} <= {self.desired} <= {self.max_size}"
+            )
+        return self
+
+    def catalog(self) -> list[InstanceType]:
+        facts = load_facts()
+        return [facts.instance_types[name] for name in self.instance_types]
+
+
+# --- tenants ---------------------------------------------------------------------------
+
+
+class AccessSpec(SpecModel):
+    admins: list[Principal] = Field(default_factory=list, description="Namespace admin (ClusterRole admin).")
+    editors: list[Principal] = Field(default_factory=list, description="Namespace edit.")
+    viewers: list[Principal] = Field(default_factory=list, description="Namespace view.")
+
+
+class TenantSpec(SpecModel):
+    name: DnsLabel = Field(description="Tenant and namespace name, unique.")
+    gpu_quota: int = Field(ge=0, description="requests.nvidia.com/gpu in the namespace's ResourceQuota.")
+    cpu_quota: Optional[Quantity] = Field(None, description="requests.cpu quota (e.g. 64).")
+    memory_quota: Optional[Quantity] = Field(None, description="requests.memory quota (e.g. 256Gi).")
+    pools: list[DnsLabel] = Field(min_length=1, description="Node pools the tenant's GPU pods may use.")
+    cuda_versions: list[CudaVersion] = Field(
+        default_factory=list, description="CUDA versions of the tenant's images (checked against pool drivers)."
+    )
+    priority: Literal["critical", "standard", "batch"] = Field("standard", description="Default priority class.")
+    isolation: Literal["shared", "dedicated"] = Field(
+        "shared", description="dedicated: the tenant's pools are tainted for it and no other tenant may use them."
+    )
+    access: AccessSpec = Field(default_factory=AccessSpec, description="Principals and their namespace roles.")
+
+
+# --- monitoring and device plugin ------------------------------------------------------
+
+
+class AlertsSpec(SpecModel):
+    gpu_temperature_celsius: int = Field(85, ge=40, le=110, description="Alert above this GPU temperature.")
+    idle_minutes: int = Field(30, ge=1, description="Alert when an allocated GPU is idle this long.")
+    memory_used_ratio: float = Field(0.95, gt=0, le=1, description="Alert above this framebuffer use.")
+
+
+class MonitoringSpec(SpecModel):
+    dcgm_exporter: bool = Field(True, description="Deploy dcgm-exporter on GPU nodes.")
+    service_monitor: bool = Field(True, description="ServiceMonitor + PrometheusRule (Prometheus Operator CRDs).")
+    exporter_version: str = Field(
+        default_factory=lambda: load_facts().software.dcgm_exporter_version, description="dcgm-exporter image tag."
+    )
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="Alert thresholds.")
+
+
+class DevicePluginSpec(SpecModel):
+    version: str = Field(
+        default_factory=lambda: load_facts().software.device_plugin_version, description="k8s-device-plugin tag."
+    )
+    gpu_feature_discovery: bool = Field(False, description="Also deploy GPU Feature Discovery.")
+
+
+# --- the whole fleet -------------------------------------------------------------------
+
+
+class FleetSpec(SpecModel):
+    cluster: ClusterSpec
+    drivers: DriversSpec = Field(default_factory=DriversSpec)
+    node_pools: list[NodePoolSpec] = Field(min_length=1)
+    tenants: list[TenantSpec] = Field(default_factory=list)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    device_plugin: DevicePluginSpec = Field(default_factory=DevicePluginSpec)
+
+    def pool(self, name: str) -> NodePoolSpec:
+        return next(p for p in self.node_pools if p.name == name)
+
+    def dedicated_tenant(self, pool: NodePoolSpec) -> Optional[TenantSpec]:
+        return next((t for t in self.tenants if t.isolation == "dedicated" and pool.name in t.pools), None)
+
+    def tenants_of(self, pool: NodePoolSpec) -> list[TenantSpec]:
+        return [t for t in self.tenants if pool.name in t.pools]
+
+
+def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
+    """Rules that span objects, as (config path, message) pairs; empty when the spec is sound."""
+    errors: list[tuple[str, str]] = []
+    errors += _duplicates("nodePools", [p.name for p in spec.node_pools])
+    errors += _duplicates("tenants", [t.name for t in spec.tenants])
+    for i, pool in enumerate(spec.node_pools):
+        where = f"nodePools[{i}]"
+        catalog = pool.catalog()
+        models = sorted({t.gpu.model for t in catalog})
+        if len(models) > 1:
+            errors.append((f"{where}.instanceTypes", f"pool mixes GPU models {', '.join(models)}; a pool has one GPU model"))
+        if pool.efa:
+            for j, itype in enumerate(catalog):
+                if not itype.efa:
+                    errors.append((f"{where}.instanceTypes[{j}]", f"'{itype.name}' does not support EFA (efa: true)"))
+    pool_names = {p.name for p in spec.node_pools}
+    dedicated_owner: dict[str, str] = {}
+    for i, tenant in enumerate(spec.tenants):
+        for j, pool_name in enumerate(tenant.pools):
+            if pool_name not in pool_names:
+                errors.append((f"tenants[{i}].pools[{j}]", f"unknown node pool '{pool_name}'"))
+            elif tenant.isolation == "dedicated":
+                dedicated_owner.setdefault(pool_name, tenant.name)
+    for i, tenant in enumerate(spec.tenants):
+        for j, pool_name in enumerate(tenant.pools):
+            owner = dedicated_owner.get(pool_name)
+            if owner is not None and owner != tenant.name:
+                errors.append((f"tenants[{i}].pools[{j}]", f"pool '{pool_name}' is dedicated to tenant '{owner}'"))
+    return errors
+
+
+def _duplicates(where: str, names: list[str]) -> list[tuple[str, str]]:
+    seen: set[str] = set()
+    errors = []
+    for i, name in enumerate(names):
+        if name in seen:
+            errors.append((f"{where}[{i}].name", f"duplicate name '{name}'"))
+        seen.add(name)
+    return errors

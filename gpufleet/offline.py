@@ -1,0 +1,112 @@
+"""Runs the Pulumi program offline under Pulumi's own mocks and records what it registers.
+
+No engine, no credentials, no network: the same GpuPlatform code as `pulumi up`, with the
+engine's resource monitor replaced by pulumi.runtime.Mocks. The recorded inputs carry the
+property names the engine would send to the policy pack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import threading
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.platform import GpuPlatform
+from components.spec import FleetSpec
+
+PROJECT = "gpu-fleet"
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    custom: bool
+    provider: Optional[str] = None
+
+    @property
+    def parent_types(self) -> list[str]:
+        """Types of the component chain above the resource, outermost first, from its URN."""
+        qualified = self.urn.split("::")[2]
+        return qualified.split("$")[:-1]
+
+
+# Outputs the program reads back from resources the engine would compute.
+_COMPUTED: dict[str, dict[str, Any]] = {
+    "aws:eks/cluster:Cluster": {
+        "endpoint": "https://mock.eks.local",
+        "certificateAuthority": {"data": "bW9jaw=="},
+        "identities": [{"oidcs": [{"issuer": "https://oidc.eks.mock/id/MOCK"}]}],
+    },
+    "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
+}
+
+
+class RecordingMonitor(MockMonitor):
+    """Tells the mocks the URN of the registration in progress (MockResourceArgs lacks it)."""
+
+    def __init__(self, mocks: "RecordingMocks") -> None:
+        super().__init__(mocks)
+        self._mocks = mocks
+
+    def RegisterResource(self, request):
+        self._mocks.current.urn = self.make_urn(request.parent, request.type, request.name)
+        return super().RegisterResource(request)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Echoes inputs back as outputs, fills what the program reads, and keeps a record."""
+
+    def __init__(self) -> None:
+        self.resources: list[PlannedResource] = []
+        self.current = threading.local()
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources.append(
+            PlannedResource(
+                type=args.typ,
+                name=args.name,
+                urn=self.current.urn,
+                inputs=dict(args.inputs),
+                custom=args.custom,
+                provider=args.provider or None,
+            )
+        )
+        state = {
+            "arn": f"arn:aws:mock::000000000000:{args.name}",
+            "name": args.inputs.get("name", args.name),
+            "bucket": args.inputs.get("bucket", args.name),
+            **_COMPUTED.get(args.typ, {}),
+            **args.inputs,
+        }
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+@dataclass
+class OfflineRun:
+    stack: str
+    spec: FleetSpec
+    resources: list[PlannedResource] = field(default_factory=list)
+
+    @property
+    def custom_resources(self) -> list[PlannedResource]:
+        return [r for r in self.resources if r.custom]
+
+
+def run_offline(spec: FleetSpec, stack: str = "offline") -> OfflineRun:
+    """Builds the platform for `spec` under mocks and returns every registered resource."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
+    _sync_await(run_pulumi_func(lambda: GpuPlatform(PROJECT, spec)))
+    return OfflineRun(stack=stack, spec=spec, resources=mocks.resources)

@@ -1,0 +1,65 @@
+"""`gpufleet render`: every artifact the program generates, written out for review.
+
+    DIR/kubernetes/<kind>.<namespace>.<name>.yaml   manifests exactly as registered
+    DIR/user-data/<pool>.mime                       launch template user data (EKS pools)
+    DIR/ansible-vars/<pool>.json                    the vars playbooks/site.yml gets per pool
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import yaml
+
+from components.node_bootstrap import ansible_vars
+
+from .offline import OfflineRun
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
+
+def manifest_documents(run: OfflineRun) -> dict[str, dict]:
+    """File name -> manifest for every Kubernetes object the program registered."""
+    documents = {}
+    for resource in run.custom_resources:
+        if not resource.type.startswith("kubernetes:") or resource.type.startswith("kubernetes:helm"):
+            continue
+        manifest = dict(resource.inputs)
+        metadata = manifest.get("metadata", {})
+        namespace = metadata.get("namespace", "_cluster")
+        documents[f"{manifest['kind']}.{namespace}.{metadata.get('name', resource.name)}.yaml"] = manifest
+    return documents
+
+
+def user_data_documents(run: OfflineRun) -> dict[str, str]:
+    by_name = {r.name: r for r in run.custom_resources if r.type == LAUNCH_TEMPLATE}
+    documents = {}
+    for pool in run.spec.node_pools:
+        template = by_name.get(f"{run.spec.cluster.name}-{pool.name}")
+        if template is not None and template.inputs.get("userData"):
+            documents[f"{pool.name}.mime"] = base64.b64decode(template.inputs["userData"]).decode()
+    return documents
+
+
+def render_artifacts(run: OfflineRun) -> dict[str, str]:
+    """Relative path -> text of every artifact."""
+    files = {
+        f"kubernetes/{name}": yaml.safe_dump(doc, sort_keys=True) for name, doc in manifest_documents(run).items()
+    }
+    files.update({f"user-data/{name}": text for name, text in user_data_documents(run).items()})
+    files.update(
+        {
+            f"ansible-vars/{pool.name}.json": json.dumps(ansible_vars(run.spec, pool), indent=2, sort_keys=True) + "\n"
+            for pool in run.spec.node_pools
+        }
+    )
+    return dict(sorted(files.items()))
+
+
+def write_artifacts(files: dict[str, str], out: Path) -> None:
+    for relative, text in files.items():
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
