@@ -34,3 +34,38 @@ ISOLATION_ANNOTATION = f"{PREFIX}/isolation"
 SYSTEM_NAMESPACE = "gpu-system"
 POOL_INVENTORY_CONFIGMAP = "gpufleet-node-pools"
 POOL_INVENTORY_KEY = "pools.json"
+
+# Labels of the objects the Kubernetes layer creates, and the app names its DaemonSets select on.
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "gpu-fleet"
+APP_LABEL = "app.kubernetes.io/name"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+DEVICE_PLUGIN_APP = "nvidia-device-plugin"
+GPU_FEATURE_DISCOVERY_APP = "gpu-feature-discovery"
+DCGM_EXPORTER_APP = "dcgm-exporter"
+
+# Pod Security admission (kubernetes.io), applied to the system and tenant namespaces.
+PSA_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+PSA_AUDIT_LABEL = "pod-security.kubernetes.io/audit"
+PSA_WARN_LABEL = "pod-security.kubernetes.io/warn"
+
+# Priority classes by tenant priority; tenants' namespaces carry the class name as an annotation
+# (Kubernetes has no per-namespace default, so admission or the team applies it).
+PRIORITY_CLASSES = {"critical": "gpufleet-critical", "standard": "gpufleet-standard", "batch": "gpufleet-batch"}
+PRIORITY_CLASS_ANNOTATION = f"{PREFIX}/priority-class"
+
+# Where a tenant finds how to reach its pools: nodeSelector and tolerations per pool.
+PLACEMENT_CONFIGMAP = "gpufleet-placement"
+PLACEMENT_KEY = "placement.json"
+
+# Cluster roles the fleet binds tenant principals to (via RoleBindings in the tenant namespace).
+TENANT_ADMIN_ROLE = "gpufleet-tenant-admin"
+TENANT_EDIT_ROLE = "gpufleet-tenant-edit"
+TENANT_VIEW_ROLE = "view"  # the built-in, read-only (no Secrets)
+
+# The device plugin's per-pool configs and the one an unlabeled GPU node falls back to.
+DEVICE_PLUGIN_CONFIGMAP = "nvidia-device-plugin-configs"
+DEVICE_PLUGIN_DEFAULT_CONFIG = "gpufleet-default"
+
+# Grafana's sidecar picks up dashboards from ConfigMaps with this label.
+GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"

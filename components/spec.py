@@ -303,6 +303,19 @@ class DevicePluginSpec(SpecModel):
     gpu_feature_discovery: bool = Field(False, description="Also deploy GPU Feature Discovery.")
 
 
+# --- cost estimates --------------------------------------------------------------------
+
+
+class CostSpec(SpecModel):
+    spot_discount: Optional[float] = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="Estimated spot discount off on-demand (0.6: spot costs 40% of on-demand) used by plan "
+        "cost estimates; default: the facts file's spot_discount_estimate.",
+    )
+
+
 # --- the whole fleet -------------------------------------------------------------------
 
 
@@ -313,6 +326,7 @@ class FleetSpec(SpecModel):
     tenants: list[TenantSpec] = Field(default_factory=list)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     device_plugin: DevicePluginSpec = Field(default_factory=DevicePluginSpec)
+    cost: CostSpec = Field(default_factory=CostSpec, description="Assumptions of the plan's cost estimates.")
 
     def pool(self, name: str) -> NodePoolSpec:
         return next(p for p in self.node_pools if p.name == name)

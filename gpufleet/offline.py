@@ -30,13 +30,8 @@ class PlannedResource:
     urn: str
     inputs: dict[str, Any]
     custom: bool
+    parent: Optional[str] = None
     provider: Optional[str] = None
-
-    @property
-    def parent_types(self) -> list[str]:
-        """Types of the component chain above the resource, outermost first, from its URN."""
-        qualified = self.urn.split("::")[2]
-        return qualified.split("$")[:-1]
 
 
 # Outputs the program reads back from resources the engine would compute.
@@ -51,7 +46,7 @@ _COMPUTED: dict[str, dict[str, Any]] = {
 
 
 class RecordingMonitor(MockMonitor):
-    """Tells the mocks the URN of the registration in progress (MockResourceArgs lacks it)."""
+    """Tells the mocks the URN and parent of the registration in progress (MockResourceArgs lacks them)."""
 
     def __init__(self, mocks: "RecordingMocks") -> None:
         super().__init__(mocks)
@@ -59,6 +54,7 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request):
         self._mocks.current.urn = self.make_urn(request.parent, request.type, request.name)
+        self._mocks.current.parent = request.parent or None
         return super().RegisterResource(request)
 
 
@@ -75,6 +71,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 type=args.typ,
                 name=args.name,
                 urn=self.current.urn,
+                parent=self.current.parent,
                 inputs=dict(args.inputs),
                 custom=args.custom,
                 provider=args.provider or None,

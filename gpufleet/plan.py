@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from components.capacity import capacity_report
+from components.cost import cost_report, fleet_cost
 from components.pool_inventory import pool_inventory
 from components.spec import FleetSpec
 
@@ -33,6 +35,7 @@ def build_plan(run: OfflineRun, violations: list[dict] | None = None, cost: dict
         "resourcesByType": dict(sorted(Counter(r.type for r in custom).items())),
         "nodePools": pool_inventory(run.spec),
         "tenants": tenant_summary(run.spec),
-        "cost": cost or {},
+        "cost": cost if cost is not None else cost_report(fleet_cost(run.spec)),
+        "capacity": capacity_report(run.spec),
         "violations": violations or [],
     }

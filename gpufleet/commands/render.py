@@ -1,0 +1,26 @@
+"""gpufleet render: every generated artifact, written into a directory for review."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..offline import run_offline
+from ..render import render_artifacts, write_artifacts
+from ..targets import EXIT_OK, add_target_arguments, load_target
+
+
+def run(args: argparse.Namespace) -> int:
+    spec, stack = load_target(args)
+    files = render_artifacts(run_offline(spec, stack))
+    out = Path(args.out)
+    write_artifacts(files, out)
+    print(f"wrote {len(files)} files to {out}")
+    return EXIT_OK
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("render", help="write every generated artifact into a directory")
+    add_target_arguments(parser)
+    parser.add_argument("--out", required=True, metavar="DIR")
+    parser.set_defaults(handler=run)

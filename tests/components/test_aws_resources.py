@@ -1,0 +1,153 @@
+"""The AWS layer under Pulumi's mocks: what each stack registers, and how it is configured."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from conftest import spec_of, stack_config, stack_run
+from gpufleet.offline import run_offline
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+PLACEMENT_GROUP = "aws:ec2/placementGroup:PlacementGroup"
+
+
+def of_type(run, type_):
+    return [r for r in run.custom_resources if r.type == type_]
+
+
+def by_pool(run, type_):
+    return {r.name.removeprefix(f"{run.spec.cluster.name}-"): r for r in of_type(run, type_)}
+
+
+def test_existing_cluster_creates_no_aws_resources():
+    run = stack_run("local")
+    assert [r for r in run.custom_resources if r.type.startswith("aws:")] == []
+    [provider] = [r for r in run.custom_resources if r.type == "pulumi:providers:kubernetes"]
+    assert provider.inputs["context"] == "gpufleet-local"
+
+
+def test_eks_cluster_uses_api_auth_and_audit_logs():
+    [cluster] = of_type(stack_run("prod"), "aws:eks/cluster:Cluster")
+    assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+    assert {"api", "audit", "authenticator"} <= set(cluster.inputs["enabledClusterLogTypes"])
+    assert len(cluster.inputs["vpcConfig"]["subnetIds"]) == 3
+    addons = {r.inputs["addonName"] for r in of_type(stack_run("prod"), "aws:eks/addon:Addon")}
+    assert addons == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"}
+    assert len(of_type(stack_run("prod"), "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 1
+
+
+def test_vpc_has_private_and_public_subnets_with_load_balancer_tags():
+    subnets = of_type(stack_run("staging"), "aws:ec2/subnet:Subnet")
+    roles = sorted(next(k for k in s.inputs["tags"] if k.startswith("kubernetes.io/role/")) for s in subnets)
+    assert roles == ["kubernetes.io/role/elb"] * 3 + ["kubernetes.io/role/internal-elb"] * 3
+    assert len({s.inputs["cidrBlock"] for s in subnets}) == 6
+
+
+def test_existing_vpc_is_used_as_given():
+    config = stack_config("prod")
+    config["cluster"]["vpc"] = {"vpcId": "vpc-123", "subnetIds": ["subnet-a", "subnet-b"]}
+    run = run_offline(spec_of(config), "byo-vpc")
+    assert of_type(run, "aws:ec2/vpc:Vpc") == []
+    [cluster] = of_type(run, "aws:eks/cluster:Cluster")
+    assert cluster.inputs["vpcConfig"]["subnetIds"] == ["subnet-a", "subnet-b"]
+
+
+def test_one_node_group_per_pool_with_capacity_and_scaling():
+    run = stack_run("prod")
+    groups = by_pool(run, NODE_GROUP)
+    assert sorted(groups) == sorted(p.name for p in run.spec.node_pools)
+    for pool in run.spec.node_pools:
+        inputs = groups[pool.name].inputs
+        assert inputs["capacityType"] == ("SPOT" if pool.capacity == "spot" else "ON_DEMAND")
+        assert inputs["instanceTypes"] == list(pool.instance_types)
+        assert inputs["scalingConfig"] == {"minSize": pool.min_size, "desiredSize": pool.desired, "maxSize": pool.max_size}
+        assert inputs["amiType"] == "AL2023_x86_64_STANDARD"
+        assert inputs["labels"]["gpufleet.io/pool"] == pool.name
+
+
+def test_node_groups_are_tainted_in_the_eks_spelling():
+    groups = by_pool(stack_run("prod"), NODE_GROUP)
+    assert groups["training-h100"].inputs["taints"] == [
+        {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"},
+        {"key": "gpufleet.io/capacity", "value": "spot", "effect": "NO_SCHEDULE"},
+        {"key": "gpufleet.io/tenant", "value": "foundation-models", "effect": "NO_SCHEDULE"},
+    ]
+    assert groups["inference-l4"].inputs["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_launch_templates_require_imdsv2_and_encrypt_gp3_roots(stack):
+    run = stack_run(stack)
+    templates = by_pool(run, LAUNCH_TEMPLATE)
+    for pool in run.spec.node_pools:
+        inputs = templates[pool.name].inputs
+        assert inputs["metadataOptions"]["httpTokens"] == "required"
+        assert inputs["metadataOptions"]["httpPutResponseHopLimit"] <= 2
+        [root] = inputs["blockDeviceMappings"]
+        assert root["ebs"] == {"volumeSize": pool.disk_gib, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}
+
+
+def test_efa_pools_get_interfaces_a_placement_group_and_one_subnet():
+    run = stack_run("prod")
+    templates, groups = by_pool(run, LAUNCH_TEMPLATE), by_pool(run, NODE_GROUP)
+    assert len(of_type(run, PLACEMENT_GROUP)) == 2
+    assert all(p.inputs["strategy"] == "cluster" for p in of_type(run, PLACEMENT_GROUP))
+    interfaces = templates["training-h100"].inputs["networkInterfaces"]
+    assert len(interfaces) == 32 and {i["interfaceType"] for i in interfaces} == {"efa"}
+    assert [i["deviceIndex"] for i in interfaces[:2]] == [0, 1]
+    assert templates["training-h100"].inputs["placement"]["groupName"]
+    assert len(groups["training-h100"].inputs["subnetIds"]) == 1
+    assert "networkInterfaces" not in templates["inference-l4"].inputs
+    assert "placement" not in templates["inference-l4"].inputs
+    assert len(groups["inference-l4"].inputs["subnetIds"]) == 3
+
+
+def test_node_role_has_the_managed_policies_and_reads_only_the_bundle():
+    run = stack_run("dev")
+    attached = {r.inputs["policyArn"].rsplit("/", 1)[1] for r in of_type(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "-node" not in r.name and "dev-a10g" in r.name}
+    assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"}
+    [policy] = of_type(run, "aws:iam/rolePolicy:RolePolicy")
+    assert '"s3:GetObject"' in policy.inputs["policy"] and "/playbooks/*" in policy.inputs["policy"]
+
+
+def test_playbook_bundle_bucket_is_private_encrypted_and_versioned():
+    run = stack_run("dev")
+    [block] = of_type(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert all(block.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    [versioning] = of_type(run, "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    [sse] = of_type(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    [obj] = of_type(run, "aws:s3/bucketObjectv2:BucketObjectv2")
+    assert obj.inputs["key"].startswith("playbooks/") and obj.inputs["key"].endswith(".zip")
+
+
+def test_launch_template_user_data_is_the_rendered_bootstrap():
+    run = stack_run("dev")
+    [template] = of_type(run, LAUNCH_TEMPLATE)
+    text = base64.b64decode(template.inputs["userData"]).decode()
+    assert "--register-with-taints=nvidia.com/gpu=true:NoSchedule,gpufleet.io/capacity=spot:NoSchedule" in text
+    assert "ansible-playbook" in text
+
+
+def test_changing_the_driver_changes_the_launch_template():
+    config = stack_config("dev")
+    before = of_type(run_offline(spec_of(config), "a"), LAUNCH_TEMPLATE)[0].inputs["userData"]
+    config["drivers"]["version"] = "575.51.03"
+    after = of_type(run_offline(spec_of(config), "b"), LAUNCH_TEMPLATE)[0].inputs["userData"]
+    assert before != after
+
+
+def test_every_resource_descends_from_the_platform():
+    run = stack_run("prod")
+    by_urn = {r.urn: r for r in run.resources}
+    for resource in run.resources:
+        chain = [resource]
+        while chain[-1].parent in by_urn:
+            chain.append(by_urn[chain[-1].parent])
+        assert chain[-1].type == "gpufleet:platform:GpuPlatform", resource.urn
+        if resource.custom:
+            assert len(chain) >= 3, f"{resource.urn} sits directly under the platform, not in its component"
