@@ -1,62 +1,19 @@
-"""Shared fixtures: example stacks, their specs, offline runs, and the installed gpufleet command."""
+"""Fixtures shared by every test folder; the helpers behind them live in fleet_fixtures.py."""
 
 from __future__ import annotations
 
-import copy
-import functools
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from components.spec_loader import namespaced_config, parse_spec
-from gpufleet.offline import run_offline
-
-ROOT = Path(__file__).resolve().parent.parent
-STACKS = ["local", "dev", "staging", "prod"]
-
-
-@functools.lru_cache(maxsize=None)
-def _stack_document(name: str) -> dict:
-    return yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())
-
-
-def stack_config(name: str) -> dict:
-    """A deep copy of the `gpu-fleet:*` config of an example stack (namespace stripped): edit freely."""
-    return copy.deepcopy(namespaced_config(_stack_document(name)["config"]))
-
-
-def spec_of(config: dict):
-    return parse_spec(config)
-
-
-@functools.lru_cache(maxsize=None)
-def stack_run(name: str):
-    """The offline run of an example stack, computed once per test session (treat as read-only)."""
-    return run_offline(parse_spec(stack_config(name)), name)
-
-
-def write_stack_file(path: Path, config: dict, extra: dict | None = None) -> Path:
-    """Writes a Pulumi stack config file from a stripped `gpu-fleet:*` config."""
-    document = {"config": {**(extra or {}), **{f"gpu-fleet:{k}": v for k, v in config.items()}}}
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
-
-
-def gpufleet_command() -> str:
-    """The installed console script next to this interpreter (what users run)."""
-    candidate = Path(sys.executable).parent / "gpufleet"
-    found = str(candidate) if candidate.exists() else shutil.which("gpufleet")
-    if not found:
-        pytest.fail("the gpufleet console script is not installed (pip install -e .)")
-    return found
+from fleet_fixtures import ROOT, gpufleet_command
 
 
 @pytest.fixture
 def gpufleet():
+    """Runs the installed gpufleet console script and returns the CompletedProcess."""
+
     def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         return subprocess.run([gpufleet_command(), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 

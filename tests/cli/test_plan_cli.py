@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import STACKS, stack_config, write_stack_file
+from fleet_fixtures import STACKS, stack_config, write_stack_file
 
 
 @pytest.mark.parametrize("stack", STACKS)

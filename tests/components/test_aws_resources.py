@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from conftest import spec_of, stack_config, stack_run
+from fleet_fixtures import spec_of, stack_config, stack_run
 from gpufleet.offline import run_offline
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

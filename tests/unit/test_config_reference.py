@@ -1,7 +1,7 @@
 """docs/config-reference.md is generated from the spec and must not go stale."""
 
 from components.spec import FleetSpec
-from conftest import ROOT
+from fleet_fixtures import ROOT
 from gpufleet.config_reference import reference
 
 

@@ -8,7 +8,7 @@ import json
 import yaml
 
 from components.node_bootstrap import MIME_BOUNDARY, ansible_vars, render_user_data
-from conftest import spec_of, stack_config
+from fleet_fixtures import spec_of, stack_config
 
 
 def parts(text: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components import pool_decisions as decide
 from components.facts import load_facts
-from conftest import spec_of, stack_config
+from fleet_fixtures import spec_of, stack_config
 
 
 def prod():

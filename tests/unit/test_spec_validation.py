@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.spec_loader import SpecError, load_stack_file, namespaced_config, parse_spec
-from conftest import ROOT, STACKS, stack_config
+from fleet_fixtures import ROOT, STACKS, stack_config
 
 
 def problems(config: dict) -> list[str]:
