@@ -14,21 +14,28 @@ import pulumi
 import pulumi_aws as aws
 
 PLAYBOOKS_DIR = Path(__file__).resolve().parent.parent / "playbooks"
-_IGNORED = {"__pycache__", ".pytest_cache"}
+_SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache"}
+_SKIP_SUFFIXES = (".pyc", ".retry")
 
 
 def bundle_files(root: Path = PLAYBOOKS_DIR) -> list[Path]:
     return sorted(
-        p for p in root.rglob("*") if p.is_file() and not _IGNORED.intersection(p.relative_to(root).parts)
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not _SKIP_DIRS.intersection(p.relative_to(root).parts) and not p.name.endswith(_SKIP_SUFFIXES)
     )
 
 
-def bundle_hash(root: Path = PLAYBOOKS_DIR) -> str:
-    """sha256 over relative paths and contents: stable across machines and checkouts."""
+def bundle_hash(root: str | Path = PLAYBOOKS_DIR) -> str:
+    """sha256 over length-prefixed relative paths and contents: no clock, no mtime, so it is
+    stable across machines and checkouts and changes when any file is added, renamed or edited."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"bundle_hash: {str(root)!r} is not a directory")
     digest = hashlib.sha256()
     for path in bundle_files(root):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        for chunk in (path.relative_to(root).as_posix().encode(), path.read_bytes()):
+            digest.update(len(chunk).to_bytes(8, "big") + chunk)
     return digest.hexdigest()
 
 

@@ -20,13 +20,24 @@ from .offline import OfflineRun
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
+def _integral(value):
+    """Mocks carry numbers as protobuf doubles; give back the integers the program wrote (9400, not 9400.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
 def manifest_documents(run: OfflineRun) -> dict[str, dict]:
     """File name -> manifest for every Kubernetes object the program registered."""
     documents = {}
     for resource in run.custom_resources:
         if not resource.type.startswith("kubernetes:") or resource.type.startswith("kubernetes:helm"):
             continue
-        manifest = dict(resource.inputs)
+        manifest = _integral(dict(resource.inputs))
         metadata = manifest.get("metadata", {})
         namespace = metadata.get("namespace", "_cluster")
         documents[f"{manifest['kind']}.{namespace}.{metadata.get('name', resource.name)}.yaml"] = manifest

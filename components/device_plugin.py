@@ -1,0 +1,246 @@
+"""DevicePlugin: the NVIDIA k8s-device-plugin on every GPU node, configured per pool.
+
+One ConfigMap holds a config file per pool (key = pool name) plus a fallback; the plugin's
+config-manager sidecar reads the node's `nvidia.com/device-plugin.config` label (which
+pool_decisions sets to the pool name), copies that file to /config/config.yaml and signals
+the plugin to reload. This is the pattern of the upstream Helm chart for v0.20 ("multiple
+config files"), written out as typed resources. MPS is never offered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import gpu_placement as place
+from .facts import load_facts
+from .fleet_labels import (
+    DEVICE_PLUGIN_APP,
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    DEVICE_PLUGIN_CONFIGMAP,
+    DEVICE_PLUGIN_DEFAULT_CONFIG,
+    GPU_FEATURE_DISCOVERY_APP,
+    SYSTEM_NAMESPACE,
+)
+from .spec import FleetSpec, NodePoolSpec
+from .templates import render
+
+KUBELET_DEVICE_PLUGINS = "/var/lib/kubelet/device-plugins"
+NFD_FEATURES_DIR = "/etc/kubernetes/node-feature-discovery/features.d"
+CONFIG_DIR = "/config"
+AVAILABLE_CONFIGS_DIR = "/available-configs"
+NODE_CRITICAL = "system-node-critical"
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    name: str
+    description: str
+    mig_strategy: str  # none | single | mixed
+    replicas: int | None  # time-slicing replicas per GPU, None when not time-sliced
+
+    def render(self) -> str:
+        return render(
+            "device-plugin-config.yaml.j2",
+            description=self.description,
+            mig_strategy=self.mig_strategy,
+            replicas=self.replicas,
+        )
+
+
+def pool_plugin_config(pool: NodePoolSpec) -> PluginConfig:
+    """exclusive -> migStrategy none; time-slicing -> replicas per GPU; mig -> the pool's strategy."""
+    return PluginConfig(
+        name=pool.name,
+        description=f"pool {pool.name} ({pool.sharing.mode})",
+        mig_strategy=pool.sharing.effective_mig_strategy,
+        replicas=pool.sharing.replicas if pool.sharing.mode == "time-slicing" else None,
+    )
+
+
+def plugin_configs(spec: FleetSpec) -> list[PluginConfig]:
+    """One config per pool, plus the exclusive fallback for a GPU node without the label."""
+    configs = [pool_plugin_config(pool) for pool in spec.node_pools]
+    if all(c.name != DEVICE_PLUGIN_DEFAULT_CONFIG for c in configs):
+        configs.append(PluginConfig(DEVICE_PLUGIN_DEFAULT_CONFIG, "nodes without a pool config (exclusive)", "none", None))
+    return configs
+
+
+def plugin_config_data(spec: FleetSpec) -> dict[str, str]:
+    """The ConfigMap data: file name (= label value) -> config file."""
+    return {c.name: c.render() for c in plugin_configs(spec)}
+
+
+def capabilities_to_add(spec: FleetSpec) -> list[str]:
+    """SYS_ADMIN only where a pool uses MIG (the plugin then reads MIG devices); nothing otherwise."""
+    return ["SYS_ADMIN"] if any(p.sharing.mode == "mig" for p in spec.node_pools) else []
+
+
+def _config_manager(image: str, process: str, oneshot: bool) -> dict:
+    """The config-manager (init or sidecar): node label -> /config/config.yaml, SIGHUP the process."""
+    return {
+        "name": "config-manager-init" if oneshot else "config-manager",
+        "image": image,
+        "command": ["config-manager"],
+        "env": [
+            {"name": "ONESHOT", "value": "true" if oneshot else "false"},
+            {"name": "KUBECONFIG", "value": ""},
+            {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            {"name": "NODE_LABEL", "value": DEVICE_PLUGIN_CONFIG_LABEL},
+            {"name": "CONFIG_FILE_SRCDIR", "value": AVAILABLE_CONFIGS_DIR},
+            {"name": "CONFIG_FILE_DST", "value": f"{CONFIG_DIR}/config.yaml"},
+            {"name": "DEFAULT_CONFIG", "value": DEVICE_PLUGIN_DEFAULT_CONFIG},
+            {"name": "FALLBACK_STRATEGIES", "value": "named,single"},
+            {"name": "SEND_SIGNAL", "value": "false" if oneshot else "true"},
+            {"name": "SIGNAL", "value": "1"},
+            {"name": "PROCESS_TO_SIGNAL", "value": process},
+        ],
+        "securityContext": place.restricted_container_security(),
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+        "volumeMounts": [
+            {"name": "available-configs", "mountPath": AVAILABLE_CONFIGS_DIR, "readOnly": True},
+            {"name": "config", "mountPath": CONFIG_DIR},
+        ],
+    }
+
+
+def gpu_daemon_pod_spec(
+    spec: FleetSpec,
+    *,
+    image: str,
+    process: str,
+    service_account: str,
+    host_paths: dict[str, tuple[str, bool]],
+) -> dict:
+    """A config-managed pod on every GPU node; host_paths: volume name -> (path, read-only)."""
+    main = {
+        "name": process,
+        "image": image,
+        "command": [process],
+        "env": [
+            {"name": "CONFIG_FILE", "value": f"{CONFIG_DIR}/config.yaml"},
+            {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"},
+            {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute,utility"},
+            *([{"name": "NVIDIA_MIG_MONITOR_DEVICES", "value": "all"}] if capabilities_to_add(spec) else []),
+        ],
+        "securityContext": place.restricted_container_security(add_capabilities=capabilities_to_add(spec)),
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            *[{"name": n, "mountPath": path, "readOnly": ro} for n, (path, ro) in host_paths.items()],
+        ],
+    }
+    return {
+        "serviceAccountName": service_account,
+        "priorityClassName": NODE_CRITICAL,
+        "shareProcessNamespace": True,  # the sidecar signals the plugin after a config change
+        "affinity": place.gpu_node_affinity(),
+        "tolerations": place.gpu_daemonset_tolerations(spec),
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "initContainers": [_config_manager(image, process, oneshot=True)],
+        "containers": [main, _config_manager(image, process, oneshot=False)],
+        "volumes": [
+            {"name": "available-configs", "configMap": {"name": DEVICE_PLUGIN_CONFIGMAP}},
+            {"name": "config", "emptyDir": {}},
+            *[{"name": n, "hostPath": {"path": path, "type": "Directory" if ro else "DirectoryOrCreate"}}
+              for n, (path, ro) in host_paths.items()],
+        ],
+    }
+
+
+def daemonset_spec(app: str, pod_spec: dict) -> dict:
+    return {
+        "selector": {"matchLabels": place.selector_labels(app)},
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+        "template": {"metadata": {"labels": place.app_labels(app)}, "spec": pod_spec},
+    }
+
+
+# The config-manager reads its own node's labels; nothing else needs the API.
+CONFIG_MANAGER_RULES = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}]
+
+
+@dataclass
+class DevicePluginArgs:
+    spec: FleetSpec
+    """The fleet: pools (configs, tolerations) and spec.device_plugin (version, GFD)."""
+    namespace: pulumi.Input[str] = SYSTEM_NAMESPACE
+    """The system namespace (an Output of the Namespace, so the plugin waits for it)."""
+
+
+class DevicePlugin(pulumi.ComponentResource):
+    """k8s-device-plugin DaemonSet, its per-pool configs, and optionally GPU Feature Discovery."""
+
+    def __init__(self, name: str, args: DevicePluginArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpufleet:device_plugin:DevicePlugin", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec = args.spec
+        software = load_facts().software
+        image = place.image(software.device_plugin_image, spec.device_plugin.version)
+        labels = place.app_labels(DEVICE_PLUGIN_APP)
+
+        sa = k8s.core.v1.ServiceAccount(
+            DEVICE_PLUGIN_APP,
+            metadata={"name": DEVICE_PLUGIN_APP, "namespace": args.namespace, "labels": labels},
+            opts=child,
+        )
+        role = k8s.rbac.v1.ClusterRole(
+            f"gpufleet-{DEVICE_PLUGIN_APP}",
+            metadata={"name": f"gpufleet-{DEVICE_PLUGIN_APP}", "labels": labels},
+            rules=CONFIG_MANAGER_RULES,
+            opts=child,
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"gpufleet-{DEVICE_PLUGIN_APP}",
+            metadata={"name": f"gpufleet-{DEVICE_PLUGIN_APP}", "labels": labels},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role.metadata.name},
+            subjects=[{"kind": "ServiceAccount", "name": sa.metadata.name, "namespace": args.namespace}],
+            opts=child,
+        )
+        configs = k8s.core.v1.ConfigMap(
+            DEVICE_PLUGIN_CONFIGMAP,
+            metadata={"name": DEVICE_PLUGIN_CONFIGMAP, "namespace": args.namespace, "labels": labels},
+            data=plugin_config_data(spec),
+            opts=child,
+        )
+        after_config = pulumi.ResourceOptions(parent=self, depends_on=[configs, sa])
+        self.daemonset = k8s.apps.v1.DaemonSet(
+            DEVICE_PLUGIN_APP,
+            metadata={"name": DEVICE_PLUGIN_APP, "namespace": args.namespace, "labels": labels},
+            spec=daemonset_spec(
+                DEVICE_PLUGIN_APP,
+                gpu_daemon_pod_spec(
+                    spec,
+                    image=image,
+                    process="nvidia-device-plugin",
+                    service_account=DEVICE_PLUGIN_APP,
+                    host_paths={"device-plugin": (KUBELET_DEVICE_PLUGINS, False)},
+                ),
+            ),
+            opts=after_config,
+        )
+        self.gfd = None
+        if spec.device_plugin.gpu_feature_discovery:
+            # GFD writes feature files that node-feature-discovery's worker turns into labels.
+            self.gfd = k8s.apps.v1.DaemonSet(
+                GPU_FEATURE_DISCOVERY_APP,
+                metadata={
+                    "name": GPU_FEATURE_DISCOVERY_APP,
+                    "namespace": args.namespace,
+                    "labels": place.app_labels(GPU_FEATURE_DISCOVERY_APP),
+                },
+                spec=daemonset_spec(
+                    GPU_FEATURE_DISCOVERY_APP,
+                    gpu_daemon_pod_spec(
+                        spec,
+                        image=image,
+                        process="gpu-feature-discovery",
+                        service_account=DEVICE_PLUGIN_APP,
+                        host_paths={"output-dir": (NFD_FEATURES_DIR, False), "host-sys": ("/sys", True)},
+                    ),
+                ),
+                opts=after_config,
+            )
+        self.register_outputs({"image": image})

@@ -1,0 +1,254 @@
+"""The Kubernetes layer as registered under Pulumi's mocks (gpufleet.offline.run_offline)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from components.gpu_placement import gpu_daemonset_tolerations
+from components.pool_inventory import pool_inventory
+from gpufleet.offline import run_offline
+from fleet_fixtures import STACKS, spec_of, stack_config, stack_run
+
+K = "kubernetes:"
+TENANT_KINDS = {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "RoleBinding", "ConfigMap"}
+
+
+def k8s_resources(run):
+    return [r for r in run.custom_resources if r.type.startswith(K)]
+
+
+def kinds(run) -> Counter:
+    return Counter(r.inputs["kind"] for r in k8s_resources(run))
+
+
+def by_kind_name(run, kind, name, namespace=None):
+    matches = [
+        r
+        for r in k8s_resources(run)
+        if r.inputs["kind"] == kind
+        and r.inputs["metadata"]["name"] == name
+        and (namespace is None or r.inputs["metadata"].get("namespace") == namespace)
+    ]
+    assert len(matches) == 1, f"{kind} {namespace}/{name}: {len(matches)} found"
+    return matches[0].inputs
+
+
+# Expected objects per example stack: shared layer + per-tenant objects.
+EXPECTED_KINDS = {
+    "local": {"Namespace": 3, "ConfigMap": 6, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
+              "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
+              "ResourceQuota": 2, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 5},
+    "dev": {"Namespace": 2, "ConfigMap": 5, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
+            "ServiceAccount": 2, "DaemonSet": 2, "Service": 1,
+            "ResourceQuota": 1, "LimitRange": 1, "NetworkPolicy": 3, "RoleBinding": 1},
+    "staging": {"Namespace": 3, "ConfigMap": 6, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
+                "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
+                "ResourceQuota": 2, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 2},
+    "prod": {"Namespace": 5, "ConfigMap": 8, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
+             "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
+             "ResourceQuota": 4, "LimitRange": 4, "NetworkPolicy": 12, "RoleBinding": 7},
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kinds_and_counts_per_stack(stack):
+    assert dict(kinds(stack_run(stack))) == EXPECTED_KINDS[stack]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_k8s_resource_uses_the_cluster_provider(stack):
+    run = stack_run(stack)
+    providers = {r.provider for r in k8s_resources(run)}
+    assert len(providers) == 1
+    (provider,) = providers
+    assert "pulumi:providers:kubernetes" in provider and "gpufleet:cluster:Cluster" in provider
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_components_and_type_tokens(stack):
+    run = stack_run(stack)
+    components = Counter(r.type for r in run.resources if not r.custom and r.type.startswith("gpufleet:"))
+    assert components["gpufleet:tenant:Tenant"] == len(run.spec.tenants)
+    for token in ("gpufleet:system:SystemNamespace", "gpufleet:scheduling:Scheduling",
+                  "gpufleet:device_plugin:DevicePlugin", "gpufleet:monitoring:GpuMonitoring",
+                  "gpufleet:tenant_roles:TenantRoles"):
+        assert components[token] == 1, token
+    for r in k8s_resources(run):
+        parent_type = r.urn.split("::")[2].split("$")[-2]  # children are created with parent=self
+        assert parent_type in components and parent_type != "gpufleet:platform:GpuPlatform", r.urn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pool_inventory_configmap(stack):
+    run = stack_run(stack)
+    cm = by_kind_name(run, "ConfigMap", "gpufleet-node-pools", "gpu-system")
+    assert json.loads(cm["data"]["pools.json"]) == pool_inventory(run.spec)
+    ns = by_kind_name(run, "Namespace", "gpu-system")
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_gpu_daemonsets_tolerate_exactly_the_pool_taints(stack):
+    run = stack_run(stack)
+    expected = gpu_daemonset_tolerations(run.spec)
+    for ds in ("nvidia-device-plugin", "dcgm-exporter"):
+        pod = by_kind_name(run, "DaemonSet", ds, "gpu-system")["spec"]["template"]["spec"]
+        assert pod["tolerations"] == expected
+        term = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        assert term == [{"matchExpressions": [{"key": "nvidia.com/gpu.present", "operator": "In", "values": ["true"]}]}]
+        assert pod["priorityClassName"] == "system-node-critical"
+
+
+def test_prod_device_plugin_tolerates_spot_and_dedicated_taints():
+    pod = by_kind_name(stack_run("prod"), "DaemonSet", "nvidia-device-plugin")["spec"]["template"]["spec"]
+    assert {(t["key"], t["value"]) for t in pod["tolerations"]} == {
+        ("nvidia.com/gpu", "true"), ("gpufleet.io/capacity", "spot"), ("gpufleet.io/tenant", "foundation-models")
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_device_plugin_least_privilege(stack):
+    run = stack_run(stack)
+    pod = by_kind_name(run, "DaemonSet", "nvidia-device-plugin")["spec"]["template"]["spec"]
+    host_paths = [v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v]
+    assert host_paths == ["/var/lib/kubelet/device-plugins"]
+    mig = any(p.sharing.mode == "mig" for p in run.spec.node_pools)
+    for container in pod["containers"] + pod["initContainers"]:
+        sc = container["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["privileged"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert sc["readOnlyRootFilesystem"] is True
+        assert container["image"] == f"nvcr.io/nvidia/k8s-device-plugin:{run.spec.device_plugin.version}"
+    plugin = pod["containers"][0]
+    assert plugin["securityContext"]["capabilities"].get("add", []) == (["SYS_ADMIN"] if mig else [])
+    sidecar_env = {e["name"]: e.get("value") for e in pod["containers"][1]["env"]}
+    assert sidecar_env["NODE_LABEL"] == "nvidia.com/device-plugin.config"
+    assert sidecar_env["DEFAULT_CONFIG"] == "gpufleet-default"
+    configs = by_kind_name(run, "ConfigMap", "nvidia-device-plugin-configs", "gpu-system")["data"]
+    assert set(configs) == {p.name for p in run.spec.node_pools} | {"gpufleet-default"}
+
+
+def test_versions_overridable_and_gfd_optional():
+    config = stack_config("dev")
+    config["devicePlugin"] = {"version": "v0.19.1", "gpuFeatureDiscovery": True}
+    config["monitoring"] = {"exporterVersion": "4.6.0-4.8.3-ubuntu22.04"}
+    run = run_offline(spec_of(config), "dev-override")
+    images = {
+        r.inputs["metadata"]["name"]: {c["image"] for c in r.inputs["spec"]["template"]["spec"]["containers"]}
+        for r in k8s_resources(run)
+        if r.inputs["kind"] == "DaemonSet"
+    }
+    assert images == {
+        "nvidia-device-plugin": {"nvcr.io/nvidia/k8s-device-plugin:v0.19.1"},
+        "gpu-feature-discovery": {"nvcr.io/nvidia/k8s-device-plugin:v0.19.1"},
+        "dcgm-exporter": {"nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-ubuntu22.04"},
+    }
+    assert all(":latest" not in i for imgs in images.values() for i in imgs)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_objects(stack):
+    run = stack_run(stack)
+    for tenant in run.spec.tenants:
+        ns = by_kind_name(run, "Namespace", tenant.name)
+        assert ns["metadata"]["labels"]["gpufleet.io/tenant"] == tenant.name
+        assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert ns["metadata"]["annotations"]["gpufleet.io/pools"] == ",".join(tenant.pools)
+        quota = by_kind_name(run, "ResourceQuota", "gpufleet-quota", tenant.name)
+        assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == str(tenant.gpu_quota)
+        deny = by_kind_name(run, "NetworkPolicy", "gpufleet-default-deny", tenant.name)
+        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        by_kind_name(run, "LimitRange", "gpufleet-limits", tenant.name)
+        placement = json.loads(by_kind_name(run, "ConfigMap", "gpufleet-placement", tenant.name)["data"]["placement.json"])
+        assert sorted(placement) == sorted(tenant.pools)
+
+
+def test_prod_quota_values():
+    hard = by_kind_name(stack_run("prod"), "ResourceQuota", "gpufleet-quota", "analytics")["spec"]["hard"]
+    assert hard == {"requests.nvidia.com/gpu": "8", "requests.cpu": "64", "requests.memory": "256Gi"}
+
+
+def _tenant_principal_names(spec) -> dict[str, set[str]]:
+    names = {}
+    for tenant in spec.tenants:
+        principals = tenant.access.admins + tenant.access.editors + tenant.access.viewers
+        names[tenant.name] = {p.split(":", 1)[1] if p.startswith(("user:", "group:")) else p for p in principals}
+    return names
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rbac_subjects_never_cross_tenants(stack):
+    run = stack_run(stack)
+    own = _tenant_principal_names(run.spec)
+    bindings = [r.inputs for r in k8s_resources(run) if r.inputs["kind"] == "RoleBinding"]
+    assert bindings
+    for binding in bindings:
+        namespace = binding["metadata"]["namespace"]
+        assert namespace in own
+        assert binding["roleRef"]["kind"] == "ClusterRole"
+        assert binding["roleRef"]["name"] in {"gpufleet-tenant-admin", "gpufleet-tenant-edit", "view"}
+        for subject in binding["subjects"]:
+            assert subject["name"] in own[namespace], (namespace, subject)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_cluster_role_binding_to_tenant_principals(stack):
+    run = stack_run(stack)
+    all_principals = set().union(*_tenant_principal_names(run.spec).values()) if run.spec.tenants else set()
+    crbs = [r.inputs for r in k8s_resources(run) if r.inputs["kind"] == "ClusterRoleBinding"]
+    for crb in crbs:
+        for subject in crb["subjects"]:
+            assert subject["kind"] == "ServiceAccount" and subject["namespace"] == "gpu-system"
+            assert subject["name"] not in all_principals
+        assert crb["roleRef"]["name"] not in {"cluster-admin", "admin", "edit", "gpufleet-tenant-admin"}
+
+
+def test_admin_role_excludes_network_policy_writes():
+    role = by_kind_name(stack_run("local"), "ClusterRole", "gpufleet-tenant-admin")
+    for rule in role["rules"]:
+        if "networkpolicies" in rule["resources"] or "resourcequotas" in rule["resources"]:
+            assert set(rule["verbs"]) == {"get", "list", "watch"}
+
+
+def test_eks_access_entries_and_associations():
+    run = stack_run("prod")
+    entries = [r for r in run.custom_resources if r.type == "aws:eks/accessEntry:AccessEntry"]
+    assert len(entries) == 5
+    assert all(e.inputs["userName"] == e.inputs["principalArn"] for e in entries)
+    assoc = [r for r in run.custom_resources if r.type == "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"]
+    assert [(a.inputs["policyArn"], a.inputs["accessScope"]) for a in assoc] == [
+        ("arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+         {"type": "namespace", "namespaces": ["search-serving"]})
+    ]
+    assert not [r for r in stack_run("local").custom_resources if r.type.startswith("aws:eks/access")]
+
+
+def test_priority_classes_registered():
+    run = stack_run("staging")
+    values = {r.inputs["metadata"]["name"]: (r.inputs["value"], r.inputs["preemptionPolicy"])
+              for r in k8s_resources(run) if r.inputs["kind"] == "PriorityClass"}
+    assert values == {"gpufleet-critical": (1_000_000, "PreemptLowerPriority"),
+                      "gpufleet-standard": (100_000, "PreemptLowerPriority"),
+                      "gpufleet-batch": (1_000, "Never")}
+
+
+def test_monitoring_off_registers_no_exporter_objects():
+    config = stack_config("prod")
+    config["monitoring"] = {"dcgmExporter": False, "serviceMonitor": True}
+    run = run_offline(spec_of(config), "prod-nomon")
+    found = kinds(run)
+    assert "ServiceMonitor" not in found and "PrometheusRule" not in found and "Service" not in found
+    names = {r.inputs["metadata"]["name"] for r in k8s_resources(run)}
+    assert not {"dcgm-exporter", "gpufleet-gpu-dashboard", "dcgm-exporter-collectors"} & names
+    assert found["DaemonSet"] == 1  # the device plugin only
+
+
+def test_service_monitor_off_keeps_exporter_only():
+    run = stack_run("dev")
+    found = kinds(run)
+    assert "ServiceMonitor" not in found and "PrometheusRule" not in found
+    service = by_kind_name(run, "Service", "dcgm-exporter", "gpu-system")
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9400, "targetPort": "metrics"}]

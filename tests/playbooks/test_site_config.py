@@ -1,0 +1,176 @@
+"""The site playbook, run for real: check mode per OS, and the configuration
+parts applied twice into a throwaway root (the second run changes nothing)."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from playbook_helpers import FIXTURES, SUPPORTED_OS, run_site, smi
+
+REPORT = "Report the NVIDIA driver release and packages chosen for this host."
+
+
+# In check mode nothing is written, so gpu_verify reads a prepared containerd config.
+CONFIGURED_RUNTIME = [str(FIXTURES / "containerd" / "config.toml")]
+
+
+def _node(node_vars, root, check=True, **overrides):
+    extra = {"gpu_verify_container_runtime_configs": CONFIGURED_RUNTIME} if check else {}
+    return {
+        **node_vars,
+        "gpufleet_root": str(root),
+        "gpu_verify_nvidia_smi_command": smi("p5.48xlarge-h100.csv"),
+        **extra,
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize("os_name", SUPPORTED_OS)
+def test_check_mode_runs_every_role_for_each_supported_os(tmp_path, node_vars, os_name):
+    root = tmp_path / "root"
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": os_name},
+                   extravars=_node(node_vars, root), check=True)
+    assert run.rc == 0, run.stdout
+    assert run.count("failures", "node") == 0
+    assert run.count("changed", "node") > 0, "check mode should report the files it would write"
+    assert not root.exists() or not any(p.is_file() for p in root.rglob("*")), "check mode wrote files"
+
+    report = run.results("node", REPORT)
+    assert len(report) == 1, run.stdout
+    msg = report[0]["msg"]
+    assert msg["version"] == "570.133.20" and msg["branch"] == "570"
+    assert msg["kernel_modules"] == "open"
+    expected_repo = {
+        "ubuntu-22.04": "/ubuntu2204/x86_64",
+        "ubuntu-24.04": "/ubuntu2404/x86_64",
+        "amazon-2023": "/amzn2023/x86_64",
+    }[os_name]
+    assert msg["repository"].endswith(expected_repo)
+    if os_name.startswith("ubuntu"):
+        assert "nvidia-driver-570-open=570.133.20-*" in msg["packages"]
+    else:
+        assert "kmod-nvidia-open-dkms-570.133.20" in msg["packages"]
+        assert "nvidia-driver-570.133.20" in msg["packages"]
+    # Every role ran, fabric manager included (NVSwitch pool), verify last.
+    roles = [ev["event_data"].get("role") for ev in run.events if ev["event"] == "playbook_on_task_start"]
+    assert [r for i, r in enumerate(roles) if r and r not in roles[:i]] == [
+        "nvidia_driver", "nvidia_container_toolkit", "nvidia_fabric_manager", "gpu_verify"]
+
+
+@pytest.mark.integration  # two playbook runs: ~20 s on 2 cores
+@pytest.mark.parametrize("os_name", ["ubuntu-22.04", "amazon-2023"])
+def test_configuration_applies_into_a_root_and_is_idempotent(tmp_path, node_vars, os_name):
+    root = tmp_path / "root"
+    extravars = _node(node_vars, root, check=False)
+    first = run_site(tmp_path / "w", {"node": {}}, facts={"node": os_name}, extravars=extravars, tags="config")
+    assert first.rc == 0, first.stdout
+    assert first.count("changed", "node") >= 5
+
+    etc = root / "etc"
+    blacklist = (etc / "modprobe.d" / "blacklist-nouveau.conf").read_text()
+    assert "blacklist nouveau\n" in blacklist and "options nouveau modeset=0\n" in blacklist
+
+    override = (etc / "systemd/system/nvidia-persistenced.service.d/override.conf").read_text()
+    assert "ExecStart=\n" in override
+    assert "ExecStart=/usr/bin/nvidia-persistenced --user nvidia-persistenced --persistence-mode --verbose\n" in override
+
+    dropin = tomllib.loads((etc / "containerd/conf.d/99-nvidia.toml").read_text())
+    assert dropin["version"] == 2
+    cri = dropin["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]
+    assert cri["default_runtime_name"] == "nvidia"
+    assert cri["runtimes"]["nvidia"]["runtime_type"] == "io.containerd.runc.v2"
+    assert cri["runtimes"]["nvidia"]["options"] == {
+        "BinaryName": "/usr/bin/nvidia-container-runtime", "SystemdCgroup": True}
+    assert not (etc / "containerd" / "config.toml").exists(), "config.toml must never be written"
+    assert (etc / "cdi").is_dir()
+
+    if os_name.startswith("ubuntu"):
+        cuda = (etc / "apt/sources.list.d/nvidia-cuda.list").read_text()
+        assert ("deb [signed-by=/etc/apt/keyrings/nvidia-cuda.asc] "
+                "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /") in cuda
+        ctk = (etc / "apt/sources.list.d/nvidia-container-toolkit.list").read_text()
+        assert "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH) /" in ctk
+    else:
+        cuda = (etc / "yum.repos.d/nvidia-cuda.repo").read_text()
+        assert "baseurl=https://developer.download.nvidia.com/compute/cuda/repos/amzn2023/x86_64\n" in cuda
+        assert "gpgcheck=1\n" in cuda
+        ctk = (etc / "yum.repos.d/nvidia-container-toolkit.repo").read_text()
+        assert "baseurl=https://nvidia.github.io/libnvidia-container/stable/rpm/$basearch\n" in ctk
+
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    second = run_site(tmp_path / "w", {"node": {}}, facts={"node": os_name}, extravars=extravars, tags="config")
+    assert second.rc == 0, second.stdout
+    assert second.count("changed", "node") == 0, second.stdout
+    assert second.count("ok", "node") >= 5
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_containerd_2_gets_a_version_3_drop_in(tmp_path, node_vars):
+    root = tmp_path / "root"
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "ubuntu-24.04"}, tags="config",
+                   extravars=_node(node_vars, root, check=False, nvidia_container_toolkit_containerd_config_version=3,
+                                   nvidia_container_toolkit_containerd_default_runtime=False))
+    assert run.rc == 0, run.stdout
+    dropin = tomllib.loads((root / "etc/containerd/conf.d/99-nvidia.toml").read_text())
+    assert dropin["version"] == 3
+    cri = dropin["plugins"]["io.containerd.cri.v1.runtime"]["containerd"]
+    assert "default_runtime_name" not in cri
+    assert cri["runtimes"]["nvidia"]["options"]["BinaryName"] == "/usr/bin/nvidia-container-runtime"
+
+
+def test_open_kernel_modules_are_refused_before_turing(tmp_path, node_vars):
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "ubuntu-22.04"}, check=True,
+                   extravars=_node(node_vars, tmp_path / "root", nvidia_driver_gpu_architecture="Volta"))
+    assert run.rc != 0
+    [(task, msg)] = run.failures("node")
+    assert task.startswith("Check that the open kernel modules")
+    assert "GPU architecture is 'Volta'" in msg
+    assert "Set nvidia_driver_open_kernel_modules to false" in msg
+
+
+def test_proprietary_modules_are_accepted_on_volta(tmp_path, node_vars):
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "ubuntu-22.04"}, check=True,
+                   extravars=_node(node_vars, tmp_path / "root", nvidia_driver_gpu_architecture="Volta",
+                                   nvidia_driver_open_kernel_modules=False))
+    assert run.rc == 0, run.stdout
+    msg = run.results("node", REPORT)[0]["msg"]
+    assert msg["kernel_modules"] == "proprietary"
+    assert "nvidia-driver-570=570.133.20-*" in msg["packages"]
+
+
+def test_ami_mode_runs_only_gpu_verify(tmp_path, node_vars):
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "amazon-2023"}, check=True,
+                   extravars=_node(node_vars, tmp_path / "root", gpufleet_install=False,
+                                   gpu_verify_container_runtime_configs=[str(tmp_path / "config.toml")]))
+    (tmp_path / "config.toml").write_text('BinaryName = "/usr/bin/nvidia-container-runtime"\n')
+    # The file is written after the run above on purpose: the first run must fail
+    # on the runtime check; the rerun, with the file present, passes.
+    assert run.rc != 0
+    assert [t for t, _ in run.failures("node")] == ["Check that containerd is configured with the NVIDIA runtime."]
+    run = run_site(tmp_path / "w2", {"node": {}}, facts={"node": "amazon-2023"}, check=True,
+                   extravars=_node(node_vars, tmp_path / "root", gpufleet_install=False,
+                                   gpu_verify_container_runtime_configs=[str(tmp_path / "config.toml")]))
+    assert run.rc == 0, run.stdout
+    ran = {ev["event_data"].get("role") for ev in run.events
+           if ev["event"] in ("runner_on_ok", "runner_on_failed")}
+    assert ran == {"gpu_verify"}
+    assert run.count("changed", "node") == 0
+
+
+def test_fabric_manager_is_skipped_without_nvswitch(tmp_path, node_vars):
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "ubuntu-22.04"}, check=True,
+                   extravars=_node(node_vars, tmp_path / "root", nvidia_fabric_manager_enabled=False))
+    assert run.rc == 0, run.stdout
+    ran = {ev["event_data"].get("role") for ev in run.events if ev["event"] == "runner_on_ok"}
+    assert "nvidia_fabric_manager" not in ran and "nvidia_driver" in ran
+
+
+def test_fabric_manager_must_match_the_driver(tmp_path, node_vars):
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "ubuntu-22.04"}, check=True,
+                   extravars=_node(node_vars, tmp_path / "root", nvidia_fabric_manager_version="570.124.06"))
+    assert run.rc != 0
+    [(task, msg)] = run.failures("node")
+    assert task == "Check that the Fabric Manager release matches the driver release."
+    assert "570.124.06 differs from nvidia_driver_version 570.133.20" in msg
