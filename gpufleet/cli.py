@@ -22,13 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gpufleet", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"gpufleet.commands.{name}")
-        except ModuleNotFoundError as missing:
-            if missing.name != f"gpufleet.commands.{name}":
-                raise
-            continue
-        module.register(commands)
+        importlib.import_module(f"gpufleet.commands.{name}").register(commands)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..check import evaluate
 from ..compare import compare_plans
 from ..offline import run_offline
 from ..plan import build_plan
@@ -13,7 +14,8 @@ from ..targets import EXIT_OK, add_target_arguments, emit, load_named, load_targ
 
 def run(args: argparse.Namespace) -> int:
     spec, stack = load_target(args)
-    plan = build_plan(run_offline(spec, stack))
+    offline = run_offline(spec, stack)
+    plan = build_plan(offline, violations=evaluate(offline))
     if args.compare_to:
         base_spec, base_name = load_named(args.compare_to)
         plan["compare"] = compare_plans(plan, build_plan(run_offline(base_spec, base_name)), base_name)

@@ -1,0 +1,261 @@
+"""The fleet as the policies see it: node pools and tenants read back from resources.
+
+Pools come from EKS node groups (their gpufleet.io labels, instance types and taints) or, for
+existing clusters, from the gpu-system/gpufleet-node-pools inventory ConfigMap. Tenants are
+Namespaces labelled gpufleet.io/tenant with their annotations. Whoever created the resources,
+the same reading applies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+from components.facts import Gpu, InstanceType, load_facts
+
+from . import constants as c
+from .props import annotations, as_int, get, items, labels, mapping, parse_document, split_list
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: str  # Kubernetes spelling
+
+
+@dataclass
+class Pool:
+    name: str
+    urn: str
+    source: str  # "nodegroup" or "inventory"
+    instance_types: list[str]
+    gpu_model: Optional[str]
+    driver: Optional[str]
+    capacity: Optional[str]  # spot | on-demand
+    workload: Optional[str]
+    sharing: Optional[str]
+    mig_profile: Optional[str]
+    replicas: Optional[int]
+    max_size: Optional[int]
+    taints: list[Taint]
+    labels: dict
+    managed_by: Optional[str] = None
+
+    @property
+    def catalog(self) -> list[InstanceType]:
+        facts = load_facts()
+        return [t for name in self.instance_types if (t := facts.instance_type(name)) is not None]
+
+    @property
+    def gpu(self) -> Optional[Gpu]:
+        if self.gpu_model:
+            found = load_facts().gpu(self.gpu_model)
+            if found is not None:
+                return found
+        catalog = self.catalog
+        return catalog[0].gpu if catalog else None
+
+    @property
+    def is_gpu(self) -> bool:
+        return bool(self.catalog) or self.labels.get(c.GPU_PRESENT_LABEL) == "true" or self.gpu_model is not None
+
+    @property
+    def gpus_per_node(self) -> Optional[int]:
+        catalog = self.catalog
+        return min(t.gpus for t in catalog) if catalog else None
+
+    @property
+    def label(self) -> str:
+        return f"pool '{self.name}'"
+
+
+@dataclass
+class Tenant:
+    name: str
+    namespace: Optional[str]
+    urn: str
+    pools: list[str]
+    cuda_versions: list[str]
+    priority: Optional[str]
+    isolation: list[str]
+    labels: dict
+
+
+@dataclass
+class Fleet:
+    pools: dict[str, Pool] = field(default_factory=dict)
+    tenants: list[Tenant] = field(default_factory=list)
+    resources: list[Any] = field(default_factory=list)
+
+    def in_namespace(self, resource_type: str, namespace: Optional[str]) -> list[Any]:
+        return [
+            r
+            for r in self.resources
+            if r.resource_type == resource_type and (get(r.props, "metadata", "namespace") or "default") == namespace
+        ]
+
+    def device_plugin_config(self, pool: Pool) -> Optional[dict]:
+        """The device plugin config the pool's nodes select (nvidia.com/device-plugin.config label)."""
+        wanted = pool.labels.get(c.DEVICE_PLUGIN_CONFIG_LABEL) or pool.name
+        for resource in self.resources:
+            if resource.resource_type == c.CONFIG_MAP:
+                config = device_plugin_configs(resource.props).get(wanted)
+                if config is not None:
+                    return config
+        return None
+
+
+_MIG_CONFIG = re.compile(r"^all-(?P<profile>\d+g\.\d+gb)$")
+
+
+def _taints(raw: Iterable[Any]) -> list[Taint]:
+    found = []
+    for taint in raw:
+        key = get(taint, "key")
+        if key is None:
+            continue
+        effect = get(taint, "effect") or ""
+        found.append(Taint(str(key), str(get(taint, "value") or ""), c.EKS_TO_K8S_EFFECT.get(effect, effect)))
+    return found
+
+
+def mig_profile_of(pool_labels: dict) -> Optional[str]:
+    match = _MIG_CONFIG.match(str(pool_labels.get(c.MIG_CONFIG_LABEL, "")))
+    return match.group("profile") if match else None
+
+
+def pool_from_node_group(resource_type: str, props: Any, urn: str, name: str) -> Pool:
+    lbl = mapping(props, "labels")
+    capacity_type = get(props, "capacityType")
+    if capacity_type is None:
+        capacity = lbl.get(c.CAPACITY_LABEL) or "on-demand"  # EKS defaults to ON_DEMAND
+    else:
+        capacity = "spot" if str(capacity_type).upper() == "SPOT" else "on-demand"
+    return Pool(
+        name=lbl.get(c.POOL_LABEL) or get(props, "nodeGroupName") or name,
+        urn=urn,
+        source="nodegroup",
+        instance_types=[str(t) for t in items(props, "instanceTypes")],
+        gpu_model=lbl.get(c.GPU_LABEL),
+        driver=lbl.get(c.DRIVER_LABEL),
+        capacity=capacity,
+        workload=lbl.get(c.WORKLOAD_LABEL),
+        sharing=lbl.get(c.SHARING_LABEL),
+        mig_profile=mig_profile_of(lbl),
+        replicas=None,
+        max_size=as_int(get(props, "scalingConfig", "maxSize")),
+        taints=_taints(items(props, "taints")),
+        labels=lbl,
+        managed_by="gpu-fleet",
+    )
+
+
+def is_pool_inventory(props: Any) -> bool:
+    return get(props, "metadata", "name") == c.POOL_INVENTORY_CONFIGMAP and (
+        get(props, "metadata", "namespace") in (None, c.SYSTEM_NAMESPACE)
+    )
+
+
+def pools_from_inventory(props: Any, urn: str) -> list[Pool]:
+    """The pools of the inventory ConfigMap (data key pools.json); [] when unknown or malformed."""
+    entries = parse_document(get(props, "data", c.POOL_INVENTORY_KEY))
+    if not isinstance(entries, list):
+        return []
+    pools = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("name"):
+            continue
+        lbl = dict(entry.get("labels") or {})
+        sharing = entry.get("sharing") or {}
+        pools.append(
+            Pool(
+                name=str(entry["name"]),
+                urn=urn,
+                source="inventory",
+                instance_types=[str(t) for t in entry.get("instanceTypes") or []],
+                gpu_model=entry.get("gpu") or lbl.get(c.GPU_LABEL),
+                driver=entry.get("driverVersion") or lbl.get(c.DRIVER_LABEL),
+                capacity=entry.get("capacity") or ("spot" if entry.get("capacityType") == "SPOT" else "on-demand"),
+                workload=entry.get("workload") or lbl.get(c.WORKLOAD_LABEL),
+                sharing=sharing.get("mode") or lbl.get(c.SHARING_LABEL),
+                mig_profile=sharing.get("migProfile") or mig_profile_of(lbl),
+                replicas=as_int(sharing.get("replicas")),
+                max_size=as_int(entry.get("maxSize")),
+                taints=_taints(entry.get("taints") or []),
+                labels=lbl,
+                managed_by=entry.get("managedBy"),
+            )
+        )
+    return pools
+
+
+def device_plugin_configs(props: Any) -> dict[str, dict]:
+    """Device plugin configs in a ConfigMap (data entries with `version: v1` and flags/sharing)."""
+    found = {}
+    for key, text in mapping(props, "data").items():
+        document = parse_document(text)
+        if isinstance(document, dict) and document.get("version") == "v1" and ("sharing" in document or "flags" in document):
+            found[str(key).removesuffix(".yaml").removesuffix(".yml")] = document
+    return found
+
+
+def time_slicing_replicas(config: Optional[dict]) -> Optional[int]:
+    resources = (((config or {}).get("sharing") or {}).get("timeSlicing") or {}).get("resources") or []
+    replicas = [as_int(r.get("replicas")) for r in resources if isinstance(r, dict) and r.get("name") == "nvidia.com/gpu"]
+    replicas = [r for r in replicas if r]
+    return min(replicas) if replicas else None
+
+
+def tenant_from_namespace(props: Any, urn: str) -> Optional[Tenant]:
+    lbl = labels(props)
+    name = lbl.get(c.TENANT_LABEL)
+    if not name:
+        return None
+    notes = annotations(props)
+    return Tenant(
+        name=str(name),
+        namespace=get(props, "metadata", "name") or str(name),
+        urn=urn,
+        pools=split_list(notes.get(c.POOLS_ANNOTATION)),
+        cuda_versions=split_list(notes.get(c.CUDA_ANNOTATION)),
+        priority=notes.get(c.PRIORITY_ANNOTATION),
+        isolation=split_list(notes.get(c.ISOLATION_ANNOTATION)),
+        labels=lbl,
+    )
+
+
+def fleet_of(resources: list[Any]) -> Fleet:
+    """Pools (node groups first, then inventory pools not already known) and tenants of a stack."""
+    fleet = Fleet(resources=list(resources))
+    for r in resources:
+        if r.resource_type == c.NODE_GROUP:
+            pool = pool_from_node_group(r.resource_type, r.props, r.urn, r.name)
+            fleet.pools.setdefault(pool.name, pool)
+    for r in resources:
+        if r.resource_type == c.CONFIG_MAP and is_pool_inventory(r.props):
+            for pool in pools_from_inventory(r.props, r.urn):
+                fleet.pools.setdefault(pool.name, pool)
+        elif r.resource_type == c.NAMESPACE:
+            tenant = tenant_from_namespace(r.props, r.urn)
+            if tenant is not None:
+                fleet.tenants.append(tenant)
+    for pool in fleet.pools.values():
+        if pool.sharing == "time-slicing" and pool.replicas is None:
+            pool.replicas = time_slicing_replicas(fleet.device_plugin_config(pool))
+    return fleet
+
+
+def tenant_pools(fleet: Fleet, tenant: Tenant) -> list[Pool]:
+    """The known pools a tenant may use (pools the stack does not describe are skipped)."""
+    return [fleet.pools[name] for name in tenant.pools if name in fleet.pools]
+
+
+def quota_of(fleet: Fleet, tenant: Tenant) -> tuple[Optional[Any], Optional[int]]:
+    """The ResourceQuota holding requests.nvidia.com/gpu in the tenant's namespace, and its value."""
+    for quota in fleet.in_namespace(c.RESOURCE_QUOTA, tenant.namespace):
+        hard = mapping(quota.props, "spec", "hard")
+        if c.GPU_QUOTA_KEY in hard:
+            return quota, as_int(hard[c.GPU_QUOTA_KEY])
+    return None, None

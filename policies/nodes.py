@@ -1,0 +1,189 @@
+"""GPU node pools and their machines: taints, capacity, instance metadata, volumes."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from pulumi_policy import Severity
+
+from . import constants as c
+from .base import resource_policy, stack_policy
+from .fleet import Fleet, Pool, is_pool_inventory, pool_from_node_group, pools_from_inventory, tenant_pools
+from .props import as_int, get, has, items, pending, truthy
+
+MAX_HOP_LIMIT = 2
+
+
+def pools_of_resource(resource_type: str, props: Any, urn: str, name: str) -> list[Pool]:
+    """The pools a resource describes: a node group, or the inventory's pools not managed by this stack."""
+    if resource_type == c.NODE_GROUP:
+        return [pool_from_node_group(resource_type, props, urn, name)]
+    if resource_type == c.CONFIG_MAP and is_pool_inventory(props):
+        return [p for p in pools_from_inventory(props, urn) if p.managed_by != "gpu-fleet"]
+    return []
+
+
+def pool_check(judge: Callable[[Pool], Iterable[str]]):
+    def check(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
+        for pool in pools_of_resource(resource_type, props, urn, name):
+            yield from judge(pool)
+
+    return check
+
+
+# --- gpu-nodes-tainted ------------------------------------------------------------------
+
+
+def _gpu_tainted(pool: Pool) -> Iterable[str]:
+    if not pool.is_gpu:
+        return
+    if not any(t.key == c.GPU_TAINT_KEY and t.effect == "NoSchedule" for t in pool.taints):
+        yield (
+            f"{pool.label} has GPUs but no {c.GPU_TAINT_KEY}:NoSchedule taint: add taint "
+            f"{{key: {c.GPU_TAINT_KEY}, value: 'true', effect: NO_SCHEDULE}} so only GPU pods land there"
+        )
+
+
+gpu_nodes_tainted = resource_policy(
+    name="gpu-nodes-tainted",
+    description="Every GPU node pool carries the nvidia.com/gpu NoSchedule taint.",
+    types=[c.NODE_GROUP, c.CONFIG_MAP],
+    check=pool_check(_gpu_tainted),
+    severity=Severity.MEDIUM,
+    remediation_steps="Taint every GPU node group with nvidia.com/gpu=true:NoSchedule (EKS: NO_SCHEDULE); GPU pods tolerate it.",
+)
+
+
+# --- spot-pools-tainted -----------------------------------------------------------------
+
+
+def is_spot_taint(key: str, value: str) -> bool:
+    return (key == c.SPOT_TAINT_KEY and value == "spot") or "spot" in key.lower() or value.lower() == "spot"
+
+
+def _spot_tainted(pool: Pool) -> Iterable[str]:
+    if pool.capacity != "spot":
+        return
+    if not any(is_spot_taint(t.key, t.value) and t.effect in ("NoSchedule", "NoExecute") for t in pool.taints):
+        yield (
+            f"{pool.label} is spot capacity but carries no spot taint: add taint "
+            f"{{key: {c.SPOT_TAINT_KEY}, value: spot, effect: NO_SCHEDULE}} so only interruption-tolerant pods land there"
+        )
+
+
+spot_pools_tainted = resource_policy(
+    name="spot-pools-tainted",
+    description="Every spot node pool carries a spot taint (gpufleet.io/capacity=spot:NoSchedule or another key/value naming spot).",
+    types=[c.NODE_GROUP, c.CONFIG_MAP],
+    check=pool_check(_spot_tainted),
+    severity=Severity.MEDIUM,
+    remediation_steps="Taint spot node groups with gpufleet.io/capacity=spot:NoSchedule; pods that tolerate interruption tolerate it.",
+)
+
+
+# --- no-inference-on-spot ---------------------------------------------------------------
+
+
+def _check_no_inference_on_spot(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
+    for pool in fleet.pools.values():
+        if pool.workload == "inference" and pool.capacity == "spot":
+            yield pool.urn, f"{pool.label} serves inference on spot capacity: set capacity: on-demand (spot nodes get a 2-minute notice)"
+    for tenant in fleet.tenants:
+        if tenant.priority != "critical":
+            continue
+        for pool in tenant_pools(fleet, tenant):
+            if pool.capacity == "spot":
+                yield tenant.urn, (
+                    f"critical tenant '{tenant.name}' may use spot {pool.label}: remove the pool from the tenant's pools "
+                    f"or lower its priority to standard/batch"
+                )
+
+
+no_inference_on_spot = stack_policy(
+    name="no-inference-on-spot",
+    description="Inference pools and critical tenants are on on-demand capacity only.",
+    check=_check_no_inference_on_spot,
+    severity=Severity.HIGH,
+    remediation_steps="Make inference pools on-demand; give critical tenants on-demand pools only.",
+)
+
+
+# --- imdsv2-required --------------------------------------------------------------------
+
+
+def _check_imdsv2(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
+    metadata = get(props, "metadataOptions")
+    if metadata is None:
+        if pending(props, "metadataOptions"):
+            return
+        yield "metadataOptions is not set (IMDSv1 allowed): set httpTokens: required and httpPutResponseHopLimit: 2"
+        return
+    tokens = get(metadata, "httpTokens")
+    if tokens is not None and tokens != "required":
+        yield f"metadataOptions.httpTokens is '{tokens}': set it to 'required' (IMDSv2 only)"
+    elif tokens is None and not has(metadata, "httpTokens"):
+        yield "metadataOptions.httpTokens is not set (defaults to optional): set it to 'required'"
+    hops = get(metadata, "httpPutResponseHopLimit")
+    if hops is None and not has(metadata, "httpPutResponseHopLimit"):
+        yield f"metadataOptions.httpPutResponseHopLimit is not set: set it to {MAX_HOP_LIMIT} or less"
+    elif as_int(hops) is not None and as_int(hops) > MAX_HOP_LIMIT:
+        yield f"metadataOptions.httpPutResponseHopLimit is {as_int(hops)}: set it to {MAX_HOP_LIMIT} or less so containers cannot relay IMDS"
+
+
+imdsv2_required = resource_policy(
+    name="imdsv2-required",
+    description="Launch templates (and instances) require IMDSv2 with a hop limit of at most 2.",
+    types=[c.LAUNCH_TEMPLATE, c.EC2_INSTANCE],
+    check=_check_imdsv2,
+    severity=Severity.HIGH,
+    remediation_steps="Set metadataOptions {httpEndpoint: enabled, httpTokens: required, httpPutResponseHopLimit: 2}.",
+)
+
+
+# --- ebs-encrypted ----------------------------------------------------------------------
+
+
+def _check_ebs(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
+    if resource_type == c.EBS_VOLUME:
+        if not pending(props, "encrypted") and truthy(get(props, "encrypted")) is not True:
+            yield "volume is not encrypted: set encrypted: true"
+        return
+    if resource_type == c.EC2_INSTANCE:
+        root = get(props, "rootBlockDevice")
+        if root is None:
+            if not has(props, "rootBlockDevice"):
+                yield "rootBlockDevice is not set: declare it with encrypted: true"
+            return
+        value = get(root, "encrypted")
+        if pending(root, "encrypted"):
+            return  # unknown during preview
+        if truthy(value) is not True:
+            yield "rootBlockDevice.encrypted is not true: set encrypted: true"
+        return
+    mappings = get(props, "blockDeviceMappings")
+    if mappings is None and not has(props, "blockDeviceMappings"):
+        yield "no blockDeviceMappings: declare the root volume with ebs.encrypted: true (the AMI default may be unencrypted)"
+        return
+    for i, mapping in enumerate(items(props, "blockDeviceMappings")):
+        ebs = get(mapping, "ebs")
+        if ebs is None:
+            continue  # instance store or unknown
+        value = get(ebs, "encrypted")
+        if pending(ebs, "encrypted"):
+            continue  # unknown during preview
+        if truthy(value) is not True:
+            device = get(mapping, "deviceName") or f"#{i}"
+            yield f"blockDeviceMappings[{i}] ({device}) is not encrypted: set ebs.encrypted: 'true'"
+
+
+ebs_encrypted = resource_policy(
+    name="ebs-encrypted",
+    description="Node volumes are encrypted (launch template block device mappings, instance root volumes, EBS volumes).",
+    types=[c.LAUNCH_TEMPLATE, c.EC2_INSTANCE, c.EBS_VOLUME],
+    check=_check_ebs,
+    severity=Severity.HIGH,
+    remediation_steps="Set ebs.encrypted: 'true' on every launch template block device mapping (optionally kmsKeyId).",
+)
+
+
+POLICIES = [gpu_nodes_tainted, spot_pools_tainted, no_inference_on_spot, imdsv2_required, ebs_encrypted]

@@ -1,0 +1,156 @@
+"""What runs: pinned driver, toolkit and image versions, images from allowed registries."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional
+
+from packaging.version import InvalidVersion, Version
+from pulumi_policy import Severity
+
+from . import constants as c
+from .base import resource_policy, schema
+from .nodes import pools_of_resource
+from .props import decode_user_data, get, items, pending
+
+UNPINNED_TAGS = frozenset({"latest", "stable", "main", "master", "edge", "nightly"})
+PINNED_VARS = ("nvidia_driver_version", "nvidia_container_toolkit_version")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    text: str
+    registry: str
+    repository: str
+    tag: Optional[str]
+    digest: Optional[str]
+
+    @property
+    def pinned(self) -> bool:
+        return self.digest is not None or (self.tag is not None and self.tag.lower() not in UNPINNED_TAGS)
+
+
+def parse_image(text: str) -> ImageRef:
+    """Splits an image reference the way container runtimes do (docker.io when no registry is named)."""
+    rest, _, digest = text.partition("@")
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, remainder
+    else:
+        registry, path = "docker.io", rest
+    repository, colon, tag = path.rpartition(":") if ":" in path else (path, "", "")
+    return ImageRef(text, registry, repository if colon else path, tag or None, digest or None)
+
+
+def pod_spec(resource_type: str, props: Any) -> Any:
+    if resource_type == c.POD:
+        return get(props, "spec")
+    if resource_type == c.CRON_JOB:
+        return get(props, "spec", "jobTemplate", "spec", "template", "spec")
+    return get(props, "spec", "template", "spec")
+
+
+def container_images(resource_type: str, props: Any) -> Iterable[tuple[str, str]]:
+    """(container name, image) of every container and init container with a known image."""
+    spec = pod_spec(resource_type, props)
+    for field in ("initContainers", "containers"):
+        for container in items(spec, field):
+            image = get(container, "image")
+            if isinstance(image, str):
+                yield str(get(container, "name") or "?"), image
+
+
+def exact_version(value: Any) -> bool:
+    try:
+        return len(Version(str(value)).release) >= 2
+    except InvalidVersion:
+        return False
+
+
+def _user_data_vars(props: Any) -> dict:
+    """The ansible vars gpu-fleet's user data carries as one JSON line, if any."""
+    text = decode_user_data(get(props, "userData"))
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line.startswith("{") and any(var in line for var in PINNED_VARS):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return {}
+
+
+def _check_versions(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
+    if resource_type in c.WORKLOADS:
+        for container, image in container_images(resource_type, props):
+            if not parse_image(image).pinned:
+                yield f"container '{container}' runs image '{image}' without a version: pin a release tag or digest (e.g. :v0.20.0)"
+        return
+    if resource_type == c.LAUNCH_TEMPLATE:
+        found = _user_data_vars(props)
+        for var in PINNED_VARS:
+            if var in found and not exact_version(found[var]):
+                yield f"user data installs {var}={found[var]!r}: pin an exact version such as 570.133.20 / 1.17.8"
+        return
+    for pool in pools_of_resource(resource_type, props, urn, name):
+        if not pool.is_gpu:
+            continue
+        if pool.driver is None:
+            labels_unknown = pool.source == "nodegroup" and pending(props, "labels")
+            ami_pinned = pool.source == "nodegroup" and get(props, "releaseVersion") is not None
+            if not (labels_unknown or ami_pinned):
+                yield f"{pool.label} does not name its driver: label it {c.DRIVER_LABEL}=<pinned driver version>"
+        elif not exact_version(pool.driver):
+            yield f"{pool.label} driver '{pool.driver}' is not a pinned version: set an exact driver such as 570.133.20"
+
+
+versions_pinned = resource_policy(
+    name="versions-pinned",
+    description="Driver, container toolkit, device plugin and exporter versions and all images are pinned (no 'latest').",
+    types=[c.NODE_GROUP, c.CONFIG_MAP, c.LAUNCH_TEMPLATE, *c.WORKLOADS],
+    check=_check_versions,
+    severity=Severity.MEDIUM,
+    remediation_steps=(
+        "Pin drivers.version, drivers.containerToolkit, devicePlugin.version and monitoring.exporterVersion to exact "
+        "releases; reference images by release tag or digest, never latest."
+    ),
+)
+
+
+def registry_allowed(image: ImageRef, allowed: Iterable[str]) -> bool:
+    location = f"{image.registry}/{image.repository}"
+    return any(location == a or location.startswith(a.rstrip("/") + "/") for a in allowed)
+
+
+def _check_registries(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
+    allowed = [str(a) for a in opts.get("allowedRegistries", c.DEFAULT_ALLOWED_REGISTRIES)]
+    for container, image in container_images(resource_type, props):
+        ref = parse_image(image)
+        if not registry_allowed(ref, allowed):
+            yield (
+                f"container '{container}' pulls '{image}' from {ref.registry}, not an allowed registry "
+                f"({', '.join(allowed)}): mirror the image there or add the registry to allowedRegistries"
+            )
+
+
+images_from_allowed_registries = resource_policy(
+    name="images-from-allowed-registries",
+    description="Workload images come from allowed registries (default nvcr.io, registry.k8s.io, public.ecr.aws).",
+    types=c.WORKLOADS,
+    check=_check_registries,
+    severity=Severity.HIGH,
+    remediation_steps="Pull images from an allowed registry (mirror them if needed) or extend allowedRegistries in the policy config.",
+    config_schema=schema(
+        allowedRegistries={
+            "type": "array",
+            "items": {"type": "string"},
+            "default": list(c.DEFAULT_ALLOWED_REGISTRIES),
+            "description": "Registries (host, or host/path prefix) images may come from.",
+        }
+    ),
+)
+
+
+POLICIES = [versions_pinned, images_from_allowed_registries]

@@ -1,0 +1,64 @@
+"""gpufleet compat through the installed console script."""
+
+import json
+
+import pytest
+
+
+def compat_json(gpufleet, *args):
+    result = gpufleet("compat", *args, "--format", "json")
+    return result, json.loads(result.stdout) if result.returncode != 2 else None
+
+
+def test_b200_on_565_is_incompatible_and_says_why(gpufleet):
+    result = gpufleet("compat", "--gpu", "B200", "--driver", "565.57.01")
+    assert result.returncode == 1
+    assert "NOT compatible" in result.stdout and "570.133.20" in result.stdout
+
+
+def test_json_shape(gpufleet):
+    result, report = compat_json(gpufleet, "--gpu", "b200", "--driver", "565.57.01")
+    assert set(report) == {"compatible", "reasons"}
+    assert report["compatible"] is False and any("570.133.20" in r for r in report["reasons"])
+
+
+def test_compatible_says_why(gpufleet):
+    result, report = compat_json(gpufleet, "--instance-type", "p5.48xlarge", "--driver", "570.133.20", "--cuda", "12.8")
+    assert result.returncode == 0 and report["compatible"] is True
+    assert any("fabric manager" in r for r in report["reasons"])
+
+
+def test_minor_version_compat_flag(gpufleet):
+    args = ("--gpu", "L4", "--driver", "550.54.14", "--cuda", "12.8")
+    assert gpufleet("compat", *args).returncode == 1
+    assert gpufleet("compat", *args, "--minor-version-compat").returncode == 0
+
+
+def test_cuda_13_on_v100_is_incompatible(gpufleet):
+    result, report = compat_json(gpufleet, "--instance-type", "p3.2xlarge", "--driver", "580.65.06", "--cuda", "13.0")
+    assert result.returncode == 1 and any("Volta" in r for r in report["reasons"])
+
+
+def test_mig_profile_for_the_memory_size(gpufleet):
+    assert gpufleet("compat", "--instance-type", "p4d.24xlarge", "--driver", "570.133.20", "--mig-profile", "1g.5gb").returncode == 0
+    assert gpufleet("compat", "--instance-type", "p4de.24xlarge", "--driver", "570.133.20", "--mig-profile", "1g.5gb").returncode == 1
+    assert gpufleet("compat", "--gpu", "L4", "--driver", "570.133.20", "--mig-profile", "1g.10gb").returncode == 1
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (("--gpu", "Z9", "--driver", "570.133.20"), "--gpu"),
+        (("--instance-type", "p9.huge", "--driver", "570.133.20"), "--instance-type"),
+        (("--gpu", "T4", "--driver", "new"), "--driver"),
+        (("--gpu", "T4", "--driver", "570.133.20", "--cuda", "12.7"), "--cuda"),
+        (("--gpu", "T4", "--driver", "570.133.20", "--cuda", "twelve"), "--cuda"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_flag(gpufleet, args, flag):
+    result = gpufleet("compat", *args)
+    assert result.returncode == 2 and flag in result.stderr and "Traceback" not in result.stderr
+
+
+def test_gpu_or_instance_type_is_required(gpufleet):
+    assert gpufleet("compat", "--driver", "570.133.20").returncode == 2
