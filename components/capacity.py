@@ -1,0 +1,157 @@
+"""GPU capacity against tenant quotas: how many GPUs the pools provide, and who is promised them.
+
+Pure functions, no Pulumi; `gpufleet plan` reports them and the `tenant-quota-within-capacity`
+policy calls `quota_capacity_groups`.
+
+GPUs are physical GPUs at a pool's max size: max nodes x the GPUs every node of the pool has
+(the smallest of its instance types). Time-slicing and MIG advertise more `nvidia.com/gpu`
+units than that; `shared_gpus` says where, so a caller may allow a higher ratio there.
+
+A *group* is a set of pools some tenant may use. The tenants of a group are those whose pools
+all lie in it: their quotas can only be met from the group's GPUs, so
+ratio = sum of their quotas / GPUs of the group at max size, and a ratio above the threshold
+(default 1.0) means the quotas cannot all be granted at once. Besides each tenant's own pool
+set, every connected set of overlapping pool sets is a group too (two tenants on {a, b} and
+{b, c} compete for a, b and c together).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from . import pool_decisions as decide
+from .spec import FleetSpec, NodePoolSpec
+
+DEFAULT_MAX_RATIO = 1.0
+
+
+@dataclass(frozen=True)
+class GpuSupply:
+    """GPUs of one model and capacity type, at each size of the pools providing them."""
+
+    gpu: str
+    capacity: str
+    pools: tuple[str, ...]
+    at_min: int
+    at_desired: int
+    at_max: int
+
+
+@dataclass(frozen=True)
+class QuotaCapacityGroup:
+    pools: tuple[str, ...]
+    """The group's pools, in spec order."""
+    tenants: tuple[str, ...]
+    """Tenants whose pools all lie in the group."""
+    quota: int
+    """Sum of those tenants' GPU quotas."""
+    gpus_at_max: int
+    gpus_by_model: dict[str, int]
+    shared_gpus: bool
+    """Some pool of the group time-slices or MIG-partitions its GPUs (more units than GPUs)."""
+    ratio: Optional[float]
+    """quota / gpus_at_max; None when the group has no GPUs."""
+    oversubscribed: bool
+    """ratio above the threshold (or quota on no GPUs)."""
+
+
+def pool_gpus(pool: NodePoolSpec, nodes: int) -> int:
+    return nodes * decide.gpus_per_node(pool)
+
+
+def gpu_supply(spec: FleetSpec) -> list[GpuSupply]:
+    """GPUs per GPU model and capacity type (on-demand / spot), in spec order of first appearance."""
+    supply: dict[tuple[str, str], dict] = {}
+    for pool in spec.node_pools:
+        per_node = decide.gpus_per_node(pool)
+        key = (decide.representative_type(pool).gpu.model, pool.capacity)
+        entry = supply.setdefault(key, {"pools": [], "min": 0, "desired": 0, "max": 0})
+        entry["pools"].append(pool.name)
+        entry["min"] += pool.min_size * per_node
+        entry["desired"] += pool.desired * per_node
+        entry["max"] += pool.max_size * per_node
+    return [
+        GpuSupply(gpu=gpu, capacity=capacity, pools=tuple(e["pools"]), at_min=e["min"], at_desired=e["desired"], at_max=e["max"])
+        for (gpu, capacity), e in supply.items()
+    ]
+
+
+def _pool_sets(spec: FleetSpec) -> list[frozenset[str]]:
+    """Each distinct tenant pool set, then each connected union of them not already listed."""
+    known = {p.name for p in spec.node_pools}
+    sets: list[frozenset[str]] = []
+    for tenant in spec.tenants:
+        pools = frozenset(p for p in tenant.pools if p in known)
+        if pools and pools not in sets:
+            sets.append(pools)
+    components: list[frozenset[str]] = []
+    for pools in sets:
+        merged = pools
+        for other in [c for c in components if c & merged]:
+            components.remove(other)
+            merged |= other
+        components.append(merged)
+    return sets + [c for c in components if c not in sets]
+
+
+def quota_capacity_groups(spec: FleetSpec, max_ratio: float = DEFAULT_MAX_RATIO) -> list[QuotaCapacityGroup]:
+    """Every pool group with the tenants confined to it, their quota sum and its ratio to the GPUs."""
+    order = {p.name: i for i, p in enumerate(spec.node_pools)}
+    pools_by_name = {p.name: p for p in spec.node_pools}
+    groups = []
+    for pool_set in _pool_sets(spec):
+        names = tuple(sorted(pool_set, key=order.__getitem__))
+        tenants = [t for t in spec.tenants if t.pools and set(t.pools) <= pool_set]
+        by_model: dict[str, int] = {}
+        for name in names:
+            pool = pools_by_name[name]
+            model = decide.representative_type(pool).gpu.model
+            by_model[model] = by_model.get(model, 0) + pool_gpus(pool, pool.max_size)
+        gpus = sum(by_model.values())
+        quota = sum(t.gpu_quota for t in tenants)
+        ratio = quota / gpus if gpus else None
+        groups.append(
+            QuotaCapacityGroup(
+                pools=names,
+                tenants=tuple(t.name for t in tenants),
+                quota=quota,
+                gpus_at_max=gpus,
+                gpus_by_model=by_model,
+                shared_gpus=any(pools_by_name[n].sharing.mode != "exclusive" for n in names),
+                ratio=ratio,
+                oversubscribed=(ratio > max_ratio) if ratio is not None else quota > 0,
+            )
+        )
+    return groups
+
+
+def capacity_report(spec: FleetSpec, max_ratio: float = DEFAULT_MAX_RATIO) -> dict:
+    """The `capacity` object of `gpufleet plan --format json`."""
+    return {
+        "maxRatio": max_ratio,
+        "gpus": [
+            {
+                "gpu": s.gpu,
+                "capacity": s.capacity,
+                "pools": list(s.pools),
+                "min": s.at_min,
+                "desired": s.at_desired,
+                "max": s.at_max,
+            }
+            for s in gpu_supply(spec)
+        ],
+        "groups": [
+            {
+                "pools": list(g.pools),
+                "tenants": list(g.tenants),
+                "quota": g.quota,
+                "gpusAtMax": g.gpus_at_max,
+                "gpusByModel": g.gpus_by_model,
+                "sharedGpus": g.shared_gpus,
+                "ratio": None if g.ratio is None else round(g.ratio, 4),
+                "oversubscribed": g.oversubscribed,
+            }
+            for g in quota_capacity_groups(spec, max_ratio)
+        ],
+    }

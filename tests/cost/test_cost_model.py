@@ -1,0 +1,136 @@
+"""Cost math against the facts file's own prices (no hard-coded dollar figures)."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.cost import HOURS_PER_MONTH, cost_report, fleet_cost
+from components.facts import load_facts
+from components.spec_loader import SpecError
+from fleet_fixtures import spec_of, stack_config
+
+FACTS = load_facts()
+
+
+def price(name: str) -> float:
+    value = FACTS.instance_types[name].on_demand_price
+    assert value is not None
+    return value
+
+
+def one_pool_config(**pool) -> dict:
+    config = stack_config("prod")
+    config["nodePools"] = [{"name": "only", "minSize": 1, "desiredSize": 2, "maxSize": 5, **pool}]
+    config["tenants"] = [{"name": "team", "gpuQuota": 8, "pools": ["only"]}]
+    return config
+
+
+def test_on_demand_pool_costs_price_times_nodes_at_each_size():
+    cost = fleet_cost(spec_of(one_pool_config(instanceTypes=["p5.48xlarge"], capacity="on-demand")))
+    pool = cost.pool("only")
+    assert not pool.estimate
+    for size, nodes in (("min", 1), ("desired", 2), ("max", 5)):
+        assert pool.hourly(size) == pytest.approx(price("p5.48xlarge") * nodes)
+        assert pool.monthly(size) == pytest.approx(price("p5.48xlarge") * nodes * HOURS_PER_MONTH)
+    assert pool.gpu_hourly == pytest.approx(price("p5.48xlarge") / FACTS.instance_types["p5.48xlarge"].gpus)
+    assert HOURS_PER_MONTH == 730
+
+
+def test_mixed_type_pool_is_priced_at_its_most_expensive_type():
+    cost = fleet_cost(spec_of(one_pool_config(instanceTypes=["g5.24xlarge", "g5.12xlarge"], capacity="on-demand")))
+    pool = cost.pool("only")
+    dearest = max(("g5.12xlarge", "g5.24xlarge"), key=price)
+    assert pool.priced_type.name == dearest
+    assert pool.node_hourly == pytest.approx(price(dearest))
+    assert "most expensive" in pool.basis
+
+
+def test_spot_pool_is_an_estimate_from_the_facts_discount():
+    cost = fleet_cost(spec_of(one_pool_config(instanceTypes=["p4d.24xlarge"], capacity="spot", workload="training")))
+    pool = cost.pool("only")
+    discount = FACTS.prices.spot_discount_estimate
+    assert pool.estimate
+    assert cost.spot_discount == discount and cost.spot_discount_from == "facts"
+    assert pool.node_hourly == pytest.approx(price("p4d.24xlarge") * (1 - discount))
+    report = cost_report(cost)
+    assert report["pools"][0]["pricing"] == "spot-estimate"
+    assert report["pools"][0]["estimate"] is True
+    assert report["total"]["includesEstimates"] is True
+
+
+def test_spot_discount_is_overridable_in_config():
+    config = one_pool_config(instanceTypes=["p4d.24xlarge"], capacity="spot", workload="training")
+    config["cost"] = {"spotDiscount": 0.25}
+    cost = fleet_cost(spec_of(config))
+    assert cost.spot_discount_from == "config"
+    assert cost.pool("only").node_hourly == pytest.approx(price("p4d.24xlarge") * 0.75)
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, "lots"])
+def test_spot_discount_out_of_range_is_a_spec_error(bad):
+    config = one_pool_config(instanceTypes=["p4d.24xlarge"], capacity="spot", workload="training")
+    config["cost"] = {"spotDiscount": bad}
+    with pytest.raises(SpecError, match=r"cost\.spotDiscount"):
+        spec_of(config)
+
+
+def test_unknown_cost_key_is_rejected():
+    config = one_pool_config(instanceTypes=["g6.xlarge"])
+    config["cost"] = {"spotDiscont": 0.5}
+    with pytest.raises(SpecError, match=r"cost\.spotDiscont: unknown key"):
+        spec_of(config)
+
+
+def test_unknown_price_is_unknown_never_zero():
+    assert FACTS.instance_types["p5e.48xlarge"].on_demand_price is None
+    config = one_pool_config(instanceTypes=["p5e.48xlarge"], capacity="on-demand")
+    config["nodePools"].append({"name": "priced", "instanceTypes": ["g6.xlarge"], "minSize": 1, "maxSize": 2})
+    cost = fleet_cost(spec_of(config))
+    pool = cost.pool("only")
+    assert pool.node_hourly is None and pool.hourly("max") is None and pool.gpu_hourly is None
+    report = cost_report(cost)
+    entry = report["pools"][0]
+    assert entry["pricing"] == "unknown"
+    assert entry["unpricedTypes"] == ["p5e.48xlarge"]
+    assert entry["max"]["hourly"] is None and entry["max"]["monthly"] is None
+    assert report["total"]["complete"] is False
+    assert report["total"]["unpricedPools"] == ["only"]
+    assert report["total"]["max"]["hourly"] == pytest.approx(price("g6.xlarge") * 2)
+    tenant = report["tenants"][0]
+    assert tenant["unpricedPools"] == ["only"] and tenant["hourly"] == {"min": None, "max": None}
+
+
+def test_environment_total_sums_the_pools_of_prod():
+    spec = spec_of(stack_config("prod"))
+    cost = fleet_cost(spec)
+    discount = FACTS.prices.spot_discount_estimate
+    expected = 0.0
+    for pool in spec.node_pools:
+        node = max(price(t) for t in pool.instance_types)
+        if pool.capacity == "spot":
+            node *= 1 - discount
+        expected += node * pool.max_size
+    assert cost.total_hourly("max") == pytest.approx(expected)
+    assert cost_report(cost)["total"]["max"]["monthly"] == pytest.approx(expected * HOURS_PER_MONTH, abs=0.01)
+
+
+def test_tenant_quota_cost_ranges_over_its_pools_gpu_hour_prices():
+    spec = spec_of(stack_config("prod"))
+    tenant = next(t for t in fleet_cost(spec).tenants if t.tenant == "search-serving")
+    rates = []
+    for name in ("inference-l4", "inference-h100"):
+        pool = spec.pool(name)
+        dearest = max(pool.instance_types, key=price)
+        rates.append(price(dearest) / FACTS.instance_types[dearest].gpus)
+    assert tenant.gpu_hourly_min == pytest.approx(min(rates))
+    assert tenant.gpu_hourly_max == pytest.approx(max(rates))
+    assert tenant.hourly("min") == pytest.approx(min(rates) * tenant.gpu_quota)
+    assert tenant.monthly("max") == pytest.approx(max(rates) * tenant.gpu_quota * HOURS_PER_MONTH)
+    assert not tenant.estimate  # both pools are on-demand
+
+
+def test_report_names_price_source_and_date():
+    report = cost_report(fleet_cost(spec_of(stack_config("dev"))))
+    assert report["priceSource"] == {"source": FACTS.prices.source.source, "date": FACTS.prices.source.read}
+    assert report["currency"] == FACTS.prices.currency and report["hoursPerMonth"] == HOURS_PER_MONTH
+    assert report["mixedTypePricing"] == "most-expensive"

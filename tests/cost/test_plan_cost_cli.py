@@ -1,0 +1,85 @@
+"""`gpufleet plan` cost, capacity and --compare-to through the installed console script."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.cost import HOURS_PER_MONTH
+from components.facts import load_facts
+from fleet_fixtures import stack_config, write_stack_file
+
+FACTS = load_facts()
+
+
+@pytest.fixture
+def bigger_prod(tmp_path):
+    """prod with two more nodes at max in the spot H100 training pool, and one pool more."""
+    config = stack_config("prod")
+    pool = next(p for p in config["nodePools"] if p["name"] == "training-h100")
+    pool["maxSize"] += 2
+    config["nodePools"].append(
+        {"name": "extra-l4", "instanceTypes": ["g6.xlarge"], "workload": "inference", "minSize": 1, "maxSize": 1}
+    )
+    return write_stack_file(tmp_path / "Pulumi.bigger.yaml", config)
+
+
+def test_compare_to_shows_cost_and_resource_delta_in_json(gpufleet, bigger_prod):
+    result = gpufleet("plan", "--config", str(bigger_prod), "--compare-to", "prod", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    compare = plan["compare"]
+    assert compare["base"] == "prod" and compare["head"] == "bigger"
+    spot_node = FACTS.instance_types["p5.48xlarge"].on_demand_price * (1 - FACTS.prices.spot_discount_estimate)
+    l4_node = FACTS.instance_types["g6.xlarge"].on_demand_price
+    pools = {p["name"]: p for p in compare["cost"]["pools"]}
+    assert pools["training-h100"]["status"] == "changed"
+    assert pools["training-h100"]["max"]["delta"] == pytest.approx(2 * spot_node * HOURS_PER_MONTH, abs=0.02)
+    assert pools["training-h100"]["desired"]["delta"] == 0
+    assert pools["extra-l4"]["status"] == "added"
+    assert pools["extra-l4"]["desired"]["delta"] == pytest.approx(l4_node * HOURS_PER_MONTH, abs=0.02)
+    total = compare["cost"]["total"]
+    assert total["max"]["delta"] == pytest.approx((2 * spot_node + l4_node) * HOURS_PER_MONTH, abs=0.05)
+    assert total["complete"] is True
+    by_type = {r["type"]: r for r in compare["resourcesByType"]}
+    assert by_type["aws:eks/nodeGroup:NodeGroup"]["delta"] == 1
+    assert compare["resources"]["delta"] == plan["resources"] - compare["resources"]["base"] > 0
+    # the plan's own cost and capacity sections are there too
+    assert {"cost", "capacity", "resources", "nodePools", "tenants", "violations"} <= set(plan)
+    assert plan["cost"]["total"]["max"]["monthly"] == pytest.approx(total["max"]["head"], abs=0.01)
+
+
+def test_compare_to_in_text_and_markdown(gpufleet, bigger_prod):
+    text = gpufleet("plan", "--config", str(bigger_prod), "--compare-to", "prod")
+    assert text.returncode == 0, text.stderr
+    spot_node = FACTS.instance_types["p5.48xlarge"].on_demand_price * (1 - FACTS.prices.spot_discount_estimate)
+    delta = f"+${2 * spot_node * HOURS_PER_MONTH:,.2f}"
+    assert "Cost change" in text.stdout and delta in text.stdout
+    assert "ESTIMATES" in text.stdout and FACTS.prices.source.read in text.stdout
+    markdown = gpufleet("plan", "--config", str(bigger_prod), "--compare-to", "prod", "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout.startswith("## gpu-fleet plan: `bigger`")
+    row = next(line for line in markdown.stdout.splitlines() if line.startswith("| training-h100 | changed"))
+    assert row.count("|") == 9 and delta in row
+
+
+def test_unknown_price_prints_unknown_and_capacity_flag(gpufleet, tmp_path):
+    config = stack_config("prod")
+    config["nodePools"].append(
+        {"name": "h200", "instanceTypes": ["p5e.48xlarge"], "workload": "training", "minSize": 0, "maxSize": 1}
+    )
+    config["tenants"].append({"name": "greedy", "gpuQuota": 100, "pools": ["h200"]})
+    path = write_stack_file(tmp_path / "Pulumi.h200.yaml", config)
+    result = gpufleet("plan", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    cost_lines = lines[lines.index("Cost per pool ($/month at min, desired and max size)") :]
+    row = next(line for line in cost_lines if line.startswith("h200 "))
+    assert row.split()[2:] == ["-"] + ["unknown"] * 5
+    assert any(line.startswith("Unknown price (not in the facts): h200;") for line in cost_lines)
+    flagged = next(line for line in cost_lines if line.startswith("h200") and "greedy" in line)
+    assert "OVER 1" in flagged
+    missing = gpufleet("plan", "--config", str(path), "--compare-to", "no-such-stack")
+    assert missing.returncode == 2 and "unknown stack 'no-such-stack'" in missing.stderr
+    assert "Traceback" not in missing.stderr
