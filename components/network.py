@@ -7,6 +7,7 @@ balancer controller looks for.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import pulumi
@@ -38,52 +39,31 @@ class Network(pulumi.ComponentResource):
         )
         igw = aws.ec2.InternetGateway(name, vpc_id=vpc.id, tags={"Name": name}, opts=child)
         private_cidrs, public_cidrs = subnet_cidrs(spec.cidr, len(spec.availability_zones))
-        public_rt = aws.ec2.RouteTable(
-            f"{name}-public",
-            vpc_id=vpc.id,
-            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags={"Name": f"{name}-public"},
-            opts=child,
-        )
-        public_subnets = []
-        for zone, cidr in zip(spec.availability_zones, public_cidrs):
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=cidr,
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-public-{zone}", "kubernetes.io/role/elb": "1", **owned},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{zone}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
-            )
-            public_subnets.append(subnet)
+        tier = functools.partial(_subnet_tier, name, vpc.id, spec.availability_zones, owned, child)
+        public = tier("public", public_cidrs, "kubernetes.io/role/elb", aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id))
         eip = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags={"Name": f"{name}-nat"}, opts=child)
-        nat = aws.ec2.NatGateway(
-            name, allocation_id=eip.id, subnet_id=public_subnets[0].id, tags={"Name": name}, opts=child
+        nat = aws.ec2.NatGateway(name, allocation_id=eip.id, subnet_id=public[0].id, tags={"Name": name}, opts=child)
+        private = tier(
+            "private", private_cidrs, "kubernetes.io/role/internal-elb", aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)
         )
-        private_rt = aws.ec2.RouteTable(
-            f"{name}-private",
-            vpc_id=vpc.id,
-            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-            tags={"Name": f"{name}-private"},
-            opts=child,
-        )
-        self.private_subnet_ids: list[pulumi.Output[str]] = []
-        for zone, cidr in zip(spec.availability_zones, private_cidrs):
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=cidr,
-                availability_zone=zone,
-                tags={"Name": f"{name}-private-{zone}", "kubernetes.io/role/internal-elb": "1", **owned},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=private_rt.id, opts=child
-            )
-            self.private_subnet_ids.append(subnet.id)
+        self.private_subnet_ids: list[pulumi.Output[str]] = [subnet.id for subnet in private]
         self.vpc_id = vpc.id
         self.register_outputs({"vpcId": self.vpc_id, "privateSubnetIds": self.private_subnet_ids})
+
+
+def _subnet_tier(name, vpc_id, zones, owned, child, tier, cidrs, role_tag, route) -> list[aws.ec2.Subnet]:
+    """One subnet per zone sharing a route table; role_tag tells load balancers what the tier is for."""
+    table = aws.ec2.RouteTable(f"{name}-{tier}", vpc_id=vpc_id, routes=[route], tags={"Name": f"{name}-{tier}"}, opts=child)
+    subnets = []
+    for zone, cidr in zip(zones, cidrs):
+        subnet = aws.ec2.Subnet(
+            f"{name}-{tier}-{zone}",
+            vpc_id=vpc_id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            tags={"Name": f"{name}-{tier}-{zone}", role_tag: "1", **owned},
+            opts=child,
+        )
+        aws.ec2.RouteTableAssociation(f"{name}-{tier}-{zone}", subnet_id=subnet.id, route_table_id=table.id, opts=child)
+        subnets.append(subnet)
+    return subnets
