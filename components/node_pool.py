@@ -36,7 +36,8 @@ class NodePoolArgs:
     subnet_ids: list
     """Private subnets; an EFA pool uses the first one only (a cluster placement group is one AZ)."""
     user_data: Optional[pulumi.Input[str]] = None
-    """MIME multipart user data (plain text) merged by EKS into the node's bootstrap, if any."""
+    """User data (plain text), if any: a MIME multipart EKS merges into the node's bootstrap (AL2023), or a
+    cloud-config that bootstraps the node itself (a custom Ubuntu AMI, where EKS merges nothing)."""
     bundle_bucket_arn: Optional[pulumi.Input[str]] = None
     """Bucket of the playbook bundle the nodes read at boot; the node role may read it, nothing more."""
 
@@ -90,6 +91,7 @@ class GpuNodePool(pulumi.ComponentResource):
                     ),
                 )
             ],
+            image_id=decide.image_id(pool),
             network_interfaces=network_interfaces(efa_count) or None,
             placement=aws.ec2.LaunchTemplatePlacementArgs(group_name=placement.name) if placement else None,
             user_data=pulumi.Output.from_input(args.user_data).apply(
@@ -113,7 +115,7 @@ class GpuNodePool(pulumi.ComponentResource):
             subnet_ids=subnets,
             capacity_type=decide.capacity_type(pool),
             instance_types=list(pool.instance_types),
-            ami_type=decide.ami_type(spec),
+            ami_type=decide.ami_type(spec, pool),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=pool.min_size, desired_size=pool.desired, max_size=pool.max_size
             ),

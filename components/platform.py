@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import pulumi
 
+from . import pool_decisions as decide
 from .cluster import Cluster
 from .device_plugin import DevicePlugin, DevicePluginArgs
 from .eks_access import EksAccess, EksAccessArgs
 from .monitoring import GpuMonitoring, GpuMonitoringArgs
-from .node_bootstrap import render_user_data
+from .node_bootstrap import ClusterJoin, render_user_data
 from .node_pool import GpuNodePool, NodePoolArgs
 from .playbook_bundle import PlaybookBundle
 from .scheduling import Scheduling
-from .spec import FleetSpec
+from .spec import FleetSpec, NodePoolSpec
 from .system_namespace import SystemNamespace
 from .tenant import Tenant, TenantArgs
 from .tenant_roles import TenantRoles
@@ -34,9 +35,6 @@ class GpuPlatform(pulumi.ComponentResource):
         if spec.cluster.mode == "eks":
             bundle = PlaybookBundle(f"{cluster_name}-playbooks", opts=child)
             for pool in spec.node_pools:
-                user_data = bundle.bucket.apply(
-                    lambda bucket, pool=pool: render_user_data(spec, pool, bucket, bundle.key)
-                )
                 self.node_pools[pool.name] = GpuNodePool(
                     f"{cluster_name}-{pool.name}",
                     NodePoolArgs(
@@ -44,13 +42,23 @@ class GpuPlatform(pulumi.ComponentResource):
                         pool=pool,
                         cluster_name=self.cluster.name,
                         subnet_ids=self.cluster.subnet_ids,
-                        user_data=user_data,
+                        user_data=self._user_data(spec, pool, bundle),
                         bundle_bucket_arn=bundle.bucket_arn,
                     ),
                     opts=child,
                 )
         self._kubernetes_layer(spec)
         self.register_outputs({"clusterName": self.cluster.name})
+
+    def _user_data(self, spec: FleetSpec, pool: NodePoolSpec, bundle: PlaybookBundle) -> pulumi.Output[str]:
+        """The pool's boot user data. A custom (Ubuntu) AMI gets nothing merged by EKS, so it joins the
+        cluster itself, with the endpoint and CA of the EKS cluster."""
+        if not decide.custom_ami(pool):
+            return bundle.bucket.apply(lambda bucket: render_user_data(spec, pool, bucket, bundle.key))
+        eks = self.cluster.eks
+        return pulumi.Output.all(bundle.bucket, self.cluster.name, eks.endpoint, eks.certificate_authority.data).apply(
+            lambda args: render_user_data(spec, pool, args[0], bundle.key, ClusterJoin(*args[1:]))
+        )
 
     def _kubernetes_layer(self, spec: FleetSpec) -> None:
         """Everything on the cluster's Kubernetes provider (children inherit it)."""

@@ -7,9 +7,10 @@ derive what a pool looks like from these functions, so they cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from .facts import InstanceType
-from .spec import FleetSpec, NodePoolSpec
+from .spec import UBUNTU_OS, FleetSpec, NodePoolSpec
 
 from .fleet_labels import (
     CAPACITY_LABEL,
@@ -65,9 +66,22 @@ def capacity_type(pool: NodePoolSpec) -> str:
     return "SPOT" if pool.capacity == "spot" else "ON_DEMAND"
 
 
-def ami_type(spec: FleetSpec) -> str:
-    """ami: EKS's NVIDIA AMI ships driver and toolkit. ansible: the standard AMI, drivers at boot."""
+def custom_ami(pool: NodePoolSpec) -> bool:
+    """Ubuntu pools boot Canonical's EKS AMI: EKS has no managed AMI type for it."""
+    return pool.os in UBUNTU_OS
+
+
+def ami_type(spec: FleetSpec, pool: NodePoolSpec) -> str:
+    """Ubuntu: CUSTOM (the launch template names the image). AL2023 with drivers.install ami: EKS's NVIDIA
+    AMI ships driver and toolkit. ansible: the standard AMI, drivers at boot."""
+    if custom_ami(pool):
+        return "CUSTOM"
     return "AL2023_x86_64_NVIDIA" if spec.drivers.install == "ami" else "AL2023_x86_64_STANDARD"
+
+
+def image_id(pool: NodePoolSpec) -> Optional[str]:
+    """The launch template's ImageId: the pool's amiId for a custom AMI, none for an EKS AMI type."""
+    return pool.ami_id if custom_ami(pool) else None
 
 
 def open_kernel_modules(spec: FleetSpec, pool: NodePoolSpec) -> bool:

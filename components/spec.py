@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union, get_args
 
 from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -21,6 +21,7 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _IAM_PRINCIPAL = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _K8S_PRINCIPAL = re.compile(r"^(user|group):[^\s:][^\s]*$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
+_AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
@@ -78,6 +79,12 @@ def _quantity(value: str) -> str:
     return value
 
 
+def _ami_id(value: str) -> str:
+    if not _AMI_ID.match(value):
+        raise ValueError(f"'{value}' is not an AMI id (ami- and 8 or 17 hex digits)")
+    return value
+
+
 def _label_key(value: str) -> str:
     if not _LABEL_KEY.match(value):
         raise ValueError(f"'{value}' is not a Kubernetes label key")
@@ -93,6 +100,12 @@ GpuInstanceType = Annotated[str, AfterValidator(_gpu_instance_type)]
 Principal = Annotated[str, AfterValidator(_principal)]
 Quantity = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) else v), AfterValidator(_quantity)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
+AmiId = Annotated[str, AfterValidator(_ami_id)]
+
+# Node operating systems: AL2023 boots through EKS's own AMI types (nodeadm); Ubuntu through
+# Canonical's EKS AMIs as a custom image (cloud-init user data, /etc/eks/bootstrap.sh).
+NodeOs = Literal["al2023", "ubuntu-22.04", "ubuntu-24.04"]
+UBUNTU_OS = tuple(os for os in get_args(NodeOs) if os.startswith("ubuntu-"))
 
 
 class SpecModel(BaseModel):
@@ -159,7 +172,8 @@ class DriversSpec(SpecModel):
     install: Literal["ansible", "ami"] = Field(
         "ansible",
         description="ansible: a base AMI, driver and toolkit installed at boot by playbooks/. "
-        "ami: the EKS NVIDIA AMI; the playbooks only verify.",
+        "ami: the EKS NVIDIA AMI (Amazon Linux 2023: on eks clusters only with os al2023 pools); the playbooks "
+        "only verify.",
     )
     version: DriverVersion = Field(
         default_factory=lambda: load_facts().software.driver_version, description="Pinned NVIDIA driver."
@@ -234,6 +248,18 @@ class NodePoolSpec(SpecModel):
     disk_gib: int = Field(200, ge=20, le=16384, alias="diskGiB", description="Encrypted gp3 root volume size.")
     labels: dict[LabelKey, str] = Field(default_factory=dict, description="Extra node labels.")
     taints: list[TaintSpec] = Field(default_factory=list, description="Extra taints besides the GPU/spot ones.")
+    os: NodeOs = Field(
+        "al2023",
+        description="Node operating system. al2023: an EKS AMI type, booted by nodeadm. ubuntu-22.04, ubuntu-24.04: "
+        "Canonical's EKS AMI given as amiId, booted by cloud-init; on eks clusters needs drivers.install ansible "
+        "(the EKS NVIDIA AMI is AL2023).",
+    )
+    ami_id: Optional[AmiId] = Field(
+        None,
+        description="Canonical's EKS-optimized Ubuntu AMI (matching os, the cluster's kubernetesVersion and the "
+        "region), e.g. ami-0123456789abcdef0, set as the launch template's image. Only valid when os is ubuntu-22.04 "
+        "or ubuntu-24.04, and then required when cluster.mode is eks.",
+    )
 
     @property
     def desired(self) -> int:
@@ -349,6 +375,7 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
         models = sorted({t.gpu.model for t in catalog})
         if len(models) > 1:
             errors.append((f"{where}.instanceTypes", f"pool mixes GPU models {', '.join(models)}; a pool has one GPU model"))
+        errors += _os_errors(spec, pool, where)
         if pool.efa:
             for j, itype in enumerate(catalog):
                 if not itype.efa:
@@ -366,6 +393,27 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
             owner = dedicated_owner.get(pool_name)
             if owner is not None and owner != tenant.name:
                 errors.append((f"tenants[{i}].pools[{j}]", f"pool '{pool_name}' is dedicated to tenant '{owner}'"))
+    return errors
+
+
+def _os_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list[tuple[str, str]]:
+    if pool.os not in UBUNTU_OS:
+        if pool.ami_id is not None:
+            return [(f"{where}.amiId", f"only valid when os is {' or '.join(UBUNTU_OS)}, got os '{pool.os}'")]
+        return []
+    if spec.cluster.mode != "eks":
+        return []  # an existing cluster's nodes: nothing is launched, no AMI is chosen
+    errors = []
+    if pool.ami_id is None:
+        errors.append(
+            (f"{where}.amiId", f"required when os is '{pool.os}': Canonical's EKS Ubuntu AMI for Kubernetes "
+             f"{spec.cluster.kubernetes_version} in the stack's region (EKS has no managed AMI type for Ubuntu)")
+        )
+    if spec.drivers.install == "ami":
+        errors.append(
+            (f"{where}.os", f"'{pool.os}' needs drivers.install ansible: install ami means the EKS NVIDIA AMI, "
+             "which is Amazon Linux 2023 (use os al2023)")
+        )
     return errors
 
 

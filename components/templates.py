@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 from pathlib import Path
 
 import jinja2
@@ -21,6 +22,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["tojson_compact"] = lambda value: json.dumps(value, sort_keys=True)
+    env.filters["shell_quote"] = lambda value: shlex.quote(str(value))
     return env
 
 

@@ -24,6 +24,8 @@ def _models(annotation) -> list[type[BaseModel]]:
 
 
 def _type_text(annotation) -> str:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     literal = typing.get_origin(annotation) is typing.Literal
     if literal:
         return " \\| ".join(str(a) for a in typing.get_args(annotation))

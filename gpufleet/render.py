@@ -1,7 +1,8 @@
 """`gpufleet render`: every artifact the program generates, written out for review.
 
     DIR/kubernetes/<kind>.<namespace>.<name>.yaml   manifests exactly as registered
-    DIR/user-data/<pool>.mime                       launch template user data (EKS pools)
+    DIR/user-data/<pool>.mime                       launch template user data (EKS pools on AL2023: nodeadm MIME)
+    DIR/user-data/<pool>.cloud-config               launch template user data (EKS pools on Ubuntu: cloud-init)
     DIR/ansible-vars/<pool>.json                    the vars playbooks/site.yml gets per pool
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from components import pool_decisions as decide
 from components.node_bootstrap import ansible_vars
 
 from .offline import OfflineRun
@@ -50,7 +52,8 @@ def user_data_documents(run: OfflineRun) -> dict[str, str]:
     for pool in run.spec.node_pools:
         template = by_name.get(f"{run.spec.cluster.name}-{pool.name}")
         if template is not None and template.inputs.get("userData"):
-            documents[f"{pool.name}.mime"] = base64.b64decode(template.inputs["userData"]).decode()
+            suffix = "cloud-config" if decide.custom_ami(pool) else "mime"
+            documents[f"{pool.name}.{suffix}"] = base64.b64decode(template.inputs["userData"]).decode()
     return documents
 
 

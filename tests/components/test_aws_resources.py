@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+import yaml
 
 from fleet_fixtures import spec_of, stack_config, stack_run
 from gpufleet.offline import run_offline
@@ -131,6 +132,28 @@ def test_launch_template_user_data_is_the_rendered_bootstrap():
     text = base64.b64decode(template.inputs["userData"]).decode()
     assert "--register-with-taints=nvidia.com/gpu=true:NoSchedule,gpufleet.io/capacity=spot:NoSchedule" in text
     assert "ansible-playbook" in text
+
+
+def test_ubuntu_pool_boots_its_ami_with_a_cloud_config_that_joins_the_cluster():
+    run = stack_run("staging")
+    groups, templates = by_pool(run, NODE_GROUP), by_pool(run, LAUNCH_TEMPLATE)
+    assert groups["inference-l4-ubuntu"].inputs["amiType"] == "CUSTOM"
+    assert templates["inference-l4-ubuntu"].inputs["imageId"] == "ami-0123456789abcdef0"
+    assert groups["inference-l4"].inputs["amiType"] == "AL2023_x86_64_STANDARD"
+    assert "imageId" not in templates["inference-l4"].inputs
+    text = base64.b64decode(templates["inference-l4-ubuntu"].inputs["userData"]).decode()
+    assert text.startswith("#cloud-config\n")
+    [script] = [f["content"] for f in yaml.safe_load(text)["write_files"]]
+    # The mocked Cluster outputs (endpoint, certificateAuthority.data) reach the bootstrap command.
+    assert (
+        "/etc/eks/bootstrap.sh gpufleet-staging \\\n"
+        "  --apiserver-endpoint https://mock.eks.local \\\n"
+        "  --b64-cluster-ca bW9jaw== \\\n"
+        "  --kubelet-extra-args '--register-with-taints=nvidia.com/gpu=true:NoSchedule "
+        "--node-labels=gpufleet.io/capacity=on-demand,"
+    ) in script
+    assert "gpufleet.io/pool=inference-l4-ubuntu," in script
+    assert script.index("ansible-playbook") < script.index("/etc/eks/bootstrap.sh gpufleet-staging")
 
 
 def test_changing_the_driver_changes_the_launch_template():

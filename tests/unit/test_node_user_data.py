@@ -1,20 +1,60 @@
-"""Rendered node user data: a MIME multipart nodeadm accepts, and the pool's Ansible vars."""
+"""Rendered node user data: a MIME multipart nodeadm accepts (AL2023), a cloud-config that cloud-init's
+own schema validator accepts (Ubuntu), and the pool's Ansible vars in both."""
 
 from __future__ import annotations
 
 import email
 import json
+import shutil
+import subprocess
 
+import pytest
 import yaml
 
-from components.node_bootstrap import MIME_BOUNDARY, ansible_vars, render_user_data
-from fleet_fixtures import spec_of, stack_config
+from components.node_bootstrap import (
+    CLOUD_CONFIG_HEADER,
+    MIME_BOUNDARY,
+    ANSIBLE_CORE_VERSION,
+    ClusterJoin,
+    ansible_vars,
+    render_user_data,
+)
+from fleet_fixtures import ROOT, STACKS, spec_of, stack_config, stack_run
+from gpufleet.render import user_data_documents
+
+CLUSTER = ClusterJoin("gpufleet-prod", "https://ABC.gr7.us-east-1.eks.amazonaws.com", "LS0tLS1CRUdJTg==")
+BOOTSTRAP_SCRIPT = "/opt/gpufleet/node-bootstrap.sh"
 
 
 def parts(text: str):
     message = email.message_from_string(text)
     assert message.is_multipart() and message.get_boundary() == MIME_BOUNDARY
     return {part.get_content_type(): part.get_payload() for part in message.get_payload()}
+
+
+def cloud_config(text: str) -> dict:
+    assert text.startswith(CLOUD_CONFIG_HEADER + "\n")
+    return yaml.safe_load(text)
+
+
+def boot_script(text: str) -> str:
+    """The script cloud-init writes and runcmd runs."""
+    document = cloud_config(text)
+    [script] = [f["content"] for f in document["write_files"] if f["path"] == BOOTSTRAP_SCRIPT]
+    assert document["runcmd"] == [[BOOTSTRAP_SCRIPT]]
+    return script
+
+
+def embedded_vars(script: str) -> dict:
+    return json.loads(script.split("<<'GPUFLEET_VARS'\n", 1)[1].split("\nGPUFLEET_VARS", 1)[0])
+
+
+def ubuntu_prod(release: str = "ubuntu-24.04"):
+    """prod with every pool on Ubuntu: spot, EFA, MIG, time-slicing and a dedicated tenant's pool."""
+    config = stack_config("prod")
+    for pool in config["nodePools"]:
+        pool.update(os=release, amiId="ami-0123456789abcdef0")
+    return spec_of(config)
 
 
 def test_user_data_has_a_node_config_and_a_bootstrap_script():
@@ -33,14 +73,73 @@ def test_user_data_has_a_node_config_and_a_bootstrap_script():
     assert script.startswith("#!/usr/bin/env bash")
     assert 's3://bucket-1/playbooks/abc.zip' in script
     assert '"p5.48xlarge": 8' in script
+    assert "dnf install -y python3.11" in script and f"'ansible-core=={ANSIBLE_CORE_VERSION}'" in script
+    assert "/etc/eks/bootstrap.sh" not in script
 
 
 def test_script_carries_the_pool_vars_verbatim():
     spec = spec_of(stack_config("prod"))
     pool = spec.pool("training-a100")
     script = parts(render_user_data(spec, pool, "b", "k"))["text/x-shellscript"]
-    embedded = script.split("<<'GPUFLEET_VARS'\n", 1)[1].split("\nGPUFLEET_VARS", 1)[0]
-    assert json.loads(embedded) == ansible_vars(spec, pool)
+    assert embedded_vars(script) == ansible_vars(spec, pool)
+
+
+def test_ubuntu_user_data_is_a_cloud_config_that_joins_only_after_the_playbook():
+    spec = ubuntu_prod()
+    pool = spec.pool("training-h100")
+    text = render_user_data(spec, pool, "bucket-1", "playbooks/abc.zip", CLUSTER)
+    document = cloud_config(text)
+    assert "python3-venv" in document["packages"]
+    script = boot_script(text)
+    assert script.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in script
+    assert embedded_vars(script) == ansible_vars(spec, pool)
+    assert '"p5.48xlarge": 8' in script and "s3://bucket-1/playbooks/abc.zip" in script
+    assert f"'ansible-core=={ANSIBLE_CORE_VERSION}'" in script and "dnf" not in script
+    bootstrap = script.index("/etc/eks/bootstrap.sh gpufleet-prod")
+    assert script.index("ansible-playbook -c local") < bootstrap
+    assert (
+        "--apiserver-endpoint https://ABC.gr7.us-east-1.eks.amazonaws.com \\\n"
+        "  --b64-cluster-ca LS0tLS1CRUdJTg== \\\n"
+        "  --kubelet-extra-args '--register-with-taints=nvidia.com/gpu=true:NoSchedule,"
+        "gpufleet.io/capacity=spot:NoSchedule,gpufleet.io/tenant=foundation-models:NoSchedule "
+        "--node-labels=gpufleet.io/capacity=spot,"
+    ) in script[bootstrap:]
+    assert "gpufleet.io/pool=training-h100,gpufleet.io/sharing=exclusive,gpufleet.io/tenant=foundation-models," in script
+
+
+def test_both_oses_share_the_boot_steps():
+    """One macro: everything up to the ansible-core install, and from the bundle fetch to the playbook, is identical."""
+    al2023 = spec_of(stack_config("prod"))
+    mime = parts(render_user_data(al2023, al2023.pool("inference-l4"), "b", "k"))["text/x-shellscript"]
+    spec = ubuntu_prod()
+    ubuntu = boot_script(render_user_data(spec, spec.pool("inference-l4"), "b", "k", CLUSTER))
+    # Each OS installs ansible-core its own way between these two lines.
+    head = mime.split("# ansible-core ")[0]
+    tail = mime.split('export PATH="$workdir/venv/bin:$PATH"\n')[1].strip()
+    assert ubuntu.startswith(head.replace("nodeadm starts", "/etc/eks/bootstrap.sh starts"))
+    assert tail in ubuntu
+
+
+def test_kubelet_args_are_shell_quoted():
+    config = stack_config("prod")
+    config["nodePools"][0].update(os="ubuntu-22.04", amiId="ami-01234567", labels={"team": "it's"})
+    spec = spec_of(config)
+    script = boot_script(render_user_data(spec, spec.node_pools[0], "b", "k", CLUSTER))
+    assert "team=it'\"'\"'s" in script
+
+
+def test_ubuntu_user_data_needs_the_cluster():
+    spec = ubuntu_prod()
+    with pytest.raises(ValueError, match="needs the cluster endpoint and CA"):
+        render_user_data(spec, spec.pool("inference-l4"), "b", "k")
+
+
+def test_ubuntu_ansible_core_meets_the_roles_minimum():
+    from packaging.version import Version
+
+    for meta in (ROOT / "playbooks" / "roles").glob("*/meta/main.yml"):
+        minimum = yaml.safe_load(meta.read_text())["galaxy_info"]["min_ansible_version"]
+        assert Version(ANSIBLE_CORE_VERSION) >= Version(str(minimum)), meta
 
 
 def test_ansible_vars_follow_the_spec():
@@ -61,3 +160,53 @@ def test_ansible_vars_follow_the_spec():
     vars_ = ansible_vars(spec, spec.pool("batch-a10g"))
     assert vars_["gpufleet_install"] is False and vars_["nvidia_fabric_manager_enabled"] is False
     assert vars_["gpu_verify_expected_gpu_count"] == 4
+
+
+# --- cloud-init's own schema validator ----------------------------------------------------
+
+
+def cloud_init_schema(text: str, tmp_path) -> tuple[bool, str]:
+    """Runs `cloud-init schema --config-file` (Debian's cloud-init package); fails, never skips, without it."""
+    executable = shutil.which("cloud-init")
+    if executable is None:
+        pytest.fail("cloud-init is not installed: apt-get install -y cloud-init (its schema validator checks user data)")
+    path = tmp_path / "user-data.cloud-config"
+    path.write_text(text, encoding="utf-8")
+    result = subprocess.run(
+        [executable, "schema", "--config-file", str(path)], capture_output=True, text=True, timeout=120
+    )
+    output = (result.stdout + result.stderr).strip()
+    # Deprecated keys still pass (exit 0) but are reported: count them as failures too.
+    return result.returncode == 0 and "deprecat" not in output.lower(), output
+
+
+def rendered_cloud_configs() -> dict[str, str]:
+    """Every cloud-config the example stacks render, and every prod pool on both Ubuntu releases."""
+    documents = {}
+    for stack in STACKS:
+        for name, text in user_data_documents(stack_run(stack)).items():
+            if name.endswith(".cloud-config"):
+                documents[f"{stack}/{name}"] = text
+    for release in ("ubuntu-22.04", "ubuntu-24.04"):
+        spec = ubuntu_prod(release)
+        for pool in spec.node_pools:
+            documents[f"prod-{release}/{pool.name}"] = render_user_data(spec, pool, "bucket-1", "playbooks/abc.zip", CLUSTER)
+    return documents
+
+
+def test_every_rendered_cloud_config_passes_the_cloud_init_schema(tmp_path):
+    documents = rendered_cloud_configs()
+    assert "staging/inference-l4-ubuntu.cloud-config" in documents
+    failures = []
+    for name, text in sorted(documents.items()):
+        valid, output = cloud_init_schema(text, tmp_path)
+        if not valid:
+            failures.append(f"{name}: {output}")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_schema_validator_rejects_a_broken_cloud_config(tmp_path):
+    spec = ubuntu_prod()
+    text = render_user_data(spec, spec.pool("inference-l4"), "b", "k", CLUSTER)
+    valid, output = cloud_init_schema(text.replace("runcmd:\n", "runcmd: 3\nbogus:\n"), tmp_path)
+    assert not valid and "runcmd" in output

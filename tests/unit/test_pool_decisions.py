@@ -72,9 +72,20 @@ def test_driver_override_per_pool():
 
 def test_ami_type_follows_driver_install_mode():
     config = stack_config("dev")
-    assert decide.ami_type(spec_of(config)) == "AL2023_x86_64_STANDARD"
+    spec = spec_of(config)
+    assert decide.ami_type(spec, spec.node_pools[0]) == "AL2023_x86_64_STANDARD"
+    assert decide.image_id(spec.node_pools[0]) is None
     config["drivers"]["install"] = "ami"
-    assert decide.ami_type(spec_of(config)) == "AL2023_x86_64_NVIDIA"
+    spec = spec_of(config)
+    assert decide.ami_type(spec, spec.node_pools[0]) == "AL2023_x86_64_NVIDIA"
+
+
+def test_ubuntu_pools_boot_their_own_ami():
+    spec = spec_of(stack_config("staging"))
+    pool = spec.pool("inference-l4-ubuntu")
+    assert decide.custom_ami(pool) and not decide.custom_ami(spec.pool("inference-l4"))
+    assert decide.ami_type(spec, pool) == "CUSTOM"
+    assert decide.image_id(pool) == "ami-0123456789abcdef0"
 
 
 def test_capacity_type():

@@ -186,3 +186,50 @@ def test_stack_file_errors(tmp_path):
 def test_other_namespaces_are_ignored():
     picked = namespaced_config({"aws:region": "us-east-1", "gpu-fleet:cluster": {"mode": "existing"}})
     assert picked == {"cluster": {"mode": "existing"}}
+
+
+UBUNTU_POOL = {"name": "ubu", "instanceTypes": ["g6.2xlarge"], "os": "ubuntu-24.04", "amiId": "ami-0123456789abcdef0"}
+
+
+def test_ubuntu_pool_with_its_ami_is_valid_and_al2023_is_the_default():
+    config = stack_config("dev")
+    config["nodePools"].append(dict(UBUNTU_POOL))
+    spec = parse_spec(config)
+    assert spec.node_pools[0].os == "al2023" and spec.node_pools[0].ami_id is None
+    assert (spec.pool("ubu").os, spec.pool("ubu").ami_id) == ("ubuntu-24.04", "ami-0123456789abcdef0")
+
+
+def test_ubuntu_pool_needs_an_ami_id_on_eks_only():
+    config = stack_config("dev")
+    config["nodePools"][0]["os"] = "ubuntu-22.04"
+    [message] = problems(config)
+    assert message.startswith("nodePools[0].amiId: required when os is 'ubuntu-22.04'")
+    assert "Kubernetes 1.33" in message
+    config = stack_config("local")
+    config["nodePools"][0]["os"] = "ubuntu-22.04"
+    # An existing cluster's nodes (local also has drivers.install ami): nothing is launched, no AMI is chosen.
+    assert parse_spec(config).node_pools[0].ami_id is None
+
+
+def test_ami_id_only_with_ubuntu():
+    config = stack_config("dev")
+    config["nodePools"][0]["amiId"] = "ami-0123456789abcdef0"
+    assert problems(config) == ["nodePools[0].amiId: only valid when os is ubuntu-22.04 or ubuntu-24.04, got os 'al2023'"]
+
+
+def test_ami_id_and_os_values_are_quoted():
+    config = stack_config("dev")
+    config["nodePools"].append({**UBUNTU_POOL, "amiId": "ami-XYZ"})
+    config["nodePools"][0]["os"] = "ubuntu-20.04"
+    assert sorted(problems(config)) == [
+        "nodePools[0].os: input should be 'al2023', 'ubuntu-22.04' or 'ubuntu-24.04', got \"ubuntu-20.04\"",
+        "nodePools[1].amiId: 'ami-XYZ' is not an AMI id (ami- and 8 or 17 hex digits)",
+    ]
+
+
+def test_nvidia_ami_install_is_al2023_only():
+    config = stack_config("dev")
+    config["drivers"]["install"] = "ami"
+    config["nodePools"].append(dict(UBUNTU_POOL))
+    [message] = problems(config)
+    assert message.startswith("nodePools[1].os: 'ubuntu-24.04' needs drivers.install ansible")
