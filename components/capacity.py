@@ -1,7 +1,9 @@
 """GPU capacity against tenant quotas: how many GPUs the pools provide, and who is promised them.
 
-Pure functions, no Pulumi; `gpufleet plan` reports them and the `tenant-quota-within-capacity`
-policy calls `quota_capacity_groups`.
+Pure functions, no Pulumi. `gpufleet plan` reports `quota_capacity_groups(spec)`; the
+`tenant-quota-within-capacity` policy reads the same facts back from the resources (node groups
+or the pool inventory, tenant namespaces and quotas) and calls `capacity_groups` too, so the
+groups the plan flags are the groups the policy reports.
 
 GPUs are physical GPUs at a pool's max size: max nodes x the GPUs every node of the pool has
 (the smallest of its instance types). Time-slicing and MIG advertise more `nvidia.com/gpu`
@@ -18,7 +20,7 @@ set, every connected set of overlapping pool sets is a group too (two tenants on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from . import pool_decisions as decide
 from .spec import FleetSpec, NodePoolSpec
@@ -53,7 +55,29 @@ class QuotaCapacityGroup:
     ratio: Optional[float]
     """quota / gpus_at_max; None when the group has no GPUs."""
     oversubscribed: bool
-    """ratio above the threshold (or quota on no GPUs)."""
+    """ratio above the threshold (or quota on no GPUs); never when `judged` is false."""
+    judged: bool = True
+    """Every pool's GPUs and every tenant's quota are known (the policy may not know them in preview)."""
+
+
+@dataclass(frozen=True)
+class PoolGpus:
+    """What grouping needs to know of a pool."""
+
+    name: str
+    gpus_at_max: Optional[int]
+    """Physical GPUs at max size; None when not known."""
+    model: Optional[str]
+    shared: bool
+    """Time-slicing or MIG."""
+
+
+@dataclass(frozen=True)
+class TenantQuota:
+    name: str
+    quota: Optional[int]
+    """The GPU quota; None when not known."""
+    pools: tuple[str, ...]
 
 
 def pool_gpus(pool: NodePoolSpec, nodes: int) -> int:
@@ -77,13 +101,14 @@ def gpu_supply(spec: FleetSpec) -> list[GpuSupply]:
     ]
 
 
-def _pool_sets(spec: FleetSpec) -> list[frozenset[str]]:
+def _pool_sets(tenants: Sequence[TenantQuota], known: set[str]) -> list[frozenset[str]]:
     """Each distinct tenant pool set, then each connected union of them not already listed."""
-    known = {p.name for p in spec.node_pools}
     sets: list[frozenset[str]] = []
-    for tenant in spec.tenants:
+    seen: set[frozenset[str]] = set()
+    for tenant in tenants:
         pools = frozenset(p for p in tenant.pools if p in known)
-        if pools and pools not in sets:
+        if pools and pools not in seen:
+            seen.add(pools)
             sets.append(pools)
     components: list[frozenset[str]] = []
     for pools in sets:
@@ -92,38 +117,62 @@ def _pool_sets(spec: FleetSpec) -> list[frozenset[str]]:
             components.remove(other)
             merged |= other
         components.append(merged)
-    return sets + [c for c in components if c not in sets]
+    return sets + [c for c in components if c not in seen]
 
 
-def quota_capacity_groups(spec: FleetSpec, max_ratio: float = DEFAULT_MAX_RATIO) -> list[QuotaCapacityGroup]:
-    """Every pool group with the tenants confined to it, their quota sum and its ratio to the GPUs."""
-    order = {p.name: i for i, p in enumerate(spec.node_pools)}
-    pools_by_name = {p.name: p for p in spec.node_pools}
+def capacity_groups(
+    pools: Sequence[PoolGpus], tenants: Sequence[TenantQuota], max_ratio: float = DEFAULT_MAX_RATIO
+) -> list[QuotaCapacityGroup]:
+    """Every pool group (see the module docstring) with its confined tenants, quota sum and ratio.
+
+    `pools` in the order groups list them. A group with a pool of unknown GPUs or a tenant of
+    unknown quota is listed but not judged.
+    """
+    order = {p.name: i for i, p in enumerate(pools)}
+    by_name = {p.name: p for p in pools}
     groups = []
-    for pool_set in _pool_sets(spec):
+    for pool_set in _pool_sets(tenants, set(by_name)):
         names = tuple(sorted(pool_set, key=order.__getitem__))
-        tenants = [t for t in spec.tenants if t.pools and set(t.pools) <= pool_set]
+        confined = [t for t in tenants if t.pools and pool_set.issuperset(t.pools)]
         by_model: dict[str, int] = {}
         for name in names:
-            pool = pools_by_name[name]
-            model = decide.representative_type(pool).gpu.model
-            by_model[model] = by_model.get(model, 0) + pool_gpus(pool, pool.max_size)
+            pool = by_name[name]
+            if pool.gpus_at_max is not None:
+                model = pool.model or "?"
+                by_model[model] = by_model.get(model, 0) + pool.gpus_at_max
+        judged = all(by_name[n].gpus_at_max is not None for n in names) and all(t.quota is not None for t in confined)
         gpus = sum(by_model.values())
-        quota = sum(t.gpu_quota for t in tenants)
-        ratio = quota / gpus if gpus else None
+        quota = sum(t.quota or 0 for t in confined)
+        ratio = quota / gpus if gpus and judged else None
         groups.append(
             QuotaCapacityGroup(
                 pools=names,
-                tenants=tuple(t.name for t in tenants),
+                tenants=tuple(t.name for t in confined),
                 quota=quota,
                 gpus_at_max=gpus,
                 gpus_by_model=by_model,
-                shared_gpus=any(pools_by_name[n].sharing.mode != "exclusive" for n in names),
+                shared_gpus=any(by_name[n].shared for n in names),
                 ratio=ratio,
-                oversubscribed=(ratio > max_ratio) if ratio is not None else quota > 0,
+                oversubscribed=judged and ((ratio > max_ratio) if ratio is not None else quota > 0),
+                judged=judged,
             )
         )
     return groups
+
+
+def quota_capacity_groups(spec: FleetSpec, max_ratio: float = DEFAULT_MAX_RATIO) -> list[QuotaCapacityGroup]:
+    """The groups of the spec's pools and tenants (`capacity_groups`), pools in spec order."""
+    pools = [
+        PoolGpus(
+            name=p.name,
+            gpus_at_max=pool_gpus(p, p.max_size),
+            model=decide.representative_type(p).gpu.model,
+            shared=p.sharing.mode != "exclusive",
+        )
+        for p in spec.node_pools
+    ]
+    tenants = [TenantQuota(t.name, t.gpu_quota, tuple(t.pools)) for t in spec.tenants]
+    return capacity_groups(pools, tenants, max_ratio)
 
 
 def capacity_report(spec: FleetSpec, max_ratio: float = DEFAULT_MAX_RATIO) -> dict:

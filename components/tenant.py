@@ -50,6 +50,8 @@ from .spec import FleetSpec, NodePoolSpec, TenantSpec
 RBAC_GROUP = "rbac.authorization.k8s.io"
 # Access level -> ClusterRole bound in the namespace.
 ACCESS_ROLES = {"admins": TENANT_ADMIN_ROLE, "editors": TENANT_EDIT_ROLE, "viewers": TENANT_VIEW_ROLE}
+# libyaml's safe dumper where PyYAML has it (same text as yaml.safe_dump, about 4x faster).
+SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 # Container defaults where a pod does not say (the quota on requests.* needs requests set).
 DEFAULT_REQUEST = {"cpu": "100m", "memory": "256Mi"}
 DEFAULT_LIMIT = {"cpu": "1", "memory": "1Gi"}
@@ -174,7 +176,7 @@ def placement_data(spec: FleetSpec, tenant: TenantSpec) -> dict[str, str]:
     data = {PLACEMENT_KEY: json.dumps(guide, indent=2, sort_keys=True)}
     for name, entry in guide.items():
         snippet = {k: entry[k] for k in ("nodeSelector", "tolerations", "priorityClassName")}
-        data[f"{name}.yaml"] = yaml.safe_dump(snippet, sort_keys=False)
+        data[f"{name}.yaml"] = yaml.dump(snippet, Dumper=SAFE_DUMPER, sort_keys=False)
     return data
 
 

@@ -37,7 +37,7 @@ class Pool:
     workload: Optional[str]
     sharing: Optional[str]
     mig_profile: Optional[str]
-    replicas: Optional[int]
+    replicas: Optional[int]  # time-slicing replicas, where the inventory says
     max_size: Optional[int]
     taints: list[Taint]
     labels: dict
@@ -85,26 +85,27 @@ class Tenant:
 
 @dataclass
 class Fleet:
+    """Pools, tenants and the stack's resources, indexed once by type and by (type, namespace)."""
+
     pools: dict[str, Pool] = field(default_factory=dict)
     tenants: list[Tenant] = field(default_factory=list)
     resources: list[Any] = field(default_factory=list)
+    by_type: dict[str, list[Any]] = field(default_factory=dict)
+    inventory_order: list[str] = field(default_factory=list)
+    """Pool names in the inventory ConfigMap's order (the spec's order), where the stack has one."""
+    _by_namespace: Optional[dict[tuple[str, str], list[Any]]] = field(default=None, repr=False)
+
+    def of_type(self, resource_type: str) -> list[Any]:
+        return self.by_type.get(resource_type, [])
 
     def in_namespace(self, resource_type: str, namespace: Optional[str]) -> list[Any]:
-        return [
-            r
-            for r in self.resources
-            if r.resource_type == resource_type and (get(r.props, "metadata", "namespace") or "default") == namespace
-        ]
-
-    def device_plugin_config(self, pool: Pool) -> Optional[dict]:
-        """The device plugin config the pool's nodes select (nvidia.com/device-plugin.config label)."""
-        wanted = pool.labels.get(c.DEVICE_PLUGIN_CONFIG_LABEL) or pool.name
-        for resource in self.resources:
-            if resource.resource_type == c.CONFIG_MAP:
-                config = device_plugin_configs(resource.props).get(wanted)
-                if config is not None:
-                    return config
-        return None
+        """Resources of the type in the namespace (none given: "default"), in stack order."""
+        if self._by_namespace is None:
+            index: dict[tuple[str, str], list[Any]] = {}
+            for r in self.resources:
+                index.setdefault((r.resource_type, get(r.props, "metadata", "namespace") or "default"), []).append(r)
+            self._by_namespace = index
+        return self._by_namespace.get((resource_type, namespace), [])
 
 
 _MIG_CONFIG = re.compile(r"^all-(?P<profile>\d+g\.\d+gb)$")
@@ -201,13 +202,6 @@ def device_plugin_configs(props: Any) -> dict[str, dict]:
     return found
 
 
-def time_slicing_replicas(config: Optional[dict]) -> Optional[int]:
-    resources = (((config or {}).get("sharing") or {}).get("timeSlicing") or {}).get("resources") or []
-    replicas = [as_int(r.get("replicas")) for r in resources if isinstance(r, dict) and r.get("name") == "nvidia.com/gpu"]
-    replicas = [r for r in replicas if r]
-    return min(replicas) if replicas else None
-
-
 def tenant_from_namespace(props: Any, urn: str) -> Optional[Tenant]:
     lbl = labels(props)
     name = lbl.get(c.TENANT_LABEL)
@@ -226,24 +220,40 @@ def tenant_from_namespace(props: Any, urn: str) -> Optional[Tenant]:
     )
 
 
+# The fleet of the resources last read, so that the stack policies of one evaluation (which
+# `gpufleet check` hands the same resource objects) share one reading and one index. The engine
+# hands each policy freshly deserialized objects, which simply miss. Keyed on the objects'
+# identities; the list is held, so the identities stay theirs.
+_last: tuple[tuple[int, ...], list[Any], Fleet] | None = None
+
+
 def fleet_of(resources: list[Any]) -> Fleet:
     """Pools (node groups first, then inventory pools not already known) and tenants of a stack."""
-    fleet = Fleet(resources=list(resources))
+    global _last
+    key = tuple(map(id, resources))
+    if _last is not None and _last[0] == key:
+        return _last[2]
+    fleet = _read_fleet(list(resources))
+    _last = (key, fleet.resources, fleet)
+    return fleet
+
+
+def _read_fleet(resources: list[Any]) -> Fleet:
+    fleet = Fleet(resources=resources)
     for r in resources:
-        if r.resource_type == c.NODE_GROUP:
-            pool = pool_from_node_group(r.resource_type, r.props, r.urn, r.name)
-            fleet.pools.setdefault(pool.name, pool)
+        fleet.by_type.setdefault(r.resource_type, []).append(r)
+    for r in fleet.of_type(c.NODE_GROUP):
+        pool = pool_from_node_group(r.resource_type, r.props, r.urn, r.name)
+        fleet.pools.setdefault(pool.name, pool)
     for r in resources:
         if r.resource_type == c.CONFIG_MAP and is_pool_inventory(r.props):
             for pool in pools_from_inventory(r.props, r.urn):
                 fleet.pools.setdefault(pool.name, pool)
+                fleet.inventory_order.append(pool.name)
         elif r.resource_type == c.NAMESPACE:
             tenant = tenant_from_namespace(r.props, r.urn)
             if tenant is not None:
                 fleet.tenants.append(tenant)
-    for pool in fleet.pools.values():
-        if pool.sharing == "time-slicing" and pool.replicas is None:
-            pool.replicas = time_slicing_replicas(fleet.device_plugin_config(pool))
     return fleet
 
 

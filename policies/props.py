@@ -23,6 +23,9 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+# libyaml's safe loader where PyYAML was built with it (about 10x faster), else the Python one.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 UNKNOWN_SENTINELS = frozenset(
     {
         UNKNOWN_ARCHIVE_VALUE,
@@ -120,7 +123,7 @@ def parse_document(text: Any) -> Any:
     except ValueError:
         pass
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError:
         return None
 

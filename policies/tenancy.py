@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable, Mapping, Optional
 
 from pulumi_policy import EnforcementLevel, Severity
 
+from components.capacity import PoolGpus, QuotaCapacityGroup, TenantQuota, capacity_groups
+
 from . import constants as c
 from .base import resource_policy, schema, stack_policy
-from .fleet import Fleet, Pool, device_plugin_configs, is_pool_inventory, pool_from_node_group, pools_from_inventory, quota_of, tenant_from_namespace, tenant_pools
+from .fleet import Fleet, Pool, device_plugin_configs, is_pool_inventory, pool_from_node_group, pools_from_inventory, quota_of, tenant_from_namespace
 from .props import get, items, labels, mapping
 
 # --- tenant-has-gpu-quota ---------------------------------------------------------------
@@ -36,50 +37,57 @@ tenant_has_gpu_quota = stack_policy(
 
 # --- tenant-quota-within-capacity -------------------------------------------------------
 
-_MIG_SLICES = re.compile(r"^(?P<g>\d+)g\.")
-MIG_COMPUTE_SLICES = 7  # every MIG-capable GPU in the facts splits into 7 compute slices
+def pool_gpus(pool: Pool) -> PoolGpus:
+    """The pool as capacity grouping sees it: physical GPUs at max size (None when not known)."""
+    per_node = pool.gpus_per_node
+    gpu = pool.gpu
+    return PoolGpus(
+        name=pool.name,
+        gpus_at_max=pool.max_size * per_node if pool.max_size is not None and per_node is not None else None,
+        model=gpu.model if gpu is not None else pool.gpu_model,
+        shared=pool.sharing in ("time-slicing", "mig"),
+    )
 
 
-def schedulable_gpus_per_gpu(pool: Pool) -> int:
-    """nvidia.com/gpu the device plugin advertises per physical GPU."""
-    if pool.sharing == "time-slicing":
-        return pool.replicas or 1
-    if pool.sharing == "mig" and pool.mig_profile:
-        match = _MIG_SLICES.match(pool.mig_profile)
-        if match and int(match.group("g")) > 0:
-            return max(1, MIG_COMPUTE_SLICES // int(match.group("g")))
-    return 1
-
-
-def pool_capacity(pool: Pool) -> Optional[int]:
-    """nvidia.com/gpu the pool offers at its maximum size; None when not known."""
-    if pool.max_size is None or pool.gpus_per_node is None:
-        return None
-    return pool.max_size * pool.gpus_per_node * schedulable_gpus_per_gpu(pool)
+def quota_groups(fleet: Fleet, ratio: float) -> tuple[list[QuotaCapacityGroup], dict[str, Any]]:
+    """The plan's quota/capacity groups (components.capacity), read from the resources, and each
+    tenant's quota resource by tenant name."""
+    quotas: dict[str, Any] = {}
+    tenants = []
+    for tenant in fleet.tenants:
+        resource, quota = quota_of(fleet, tenant)
+        quotas[tenant.name] = resource
+        tenants.append(TenantQuota(tenant.name, quota, tuple(tenant.pools)))
+    # pools in the inventory's (= the spec's) order, as the plan lists them; others after them
+    rank = {name: i for i, name in reversed(list(enumerate(fleet.inventory_order)))}
+    pools = sorted(fleet.pools.values(), key=lambda p: rank.get(p.name, len(rank)))
+    return capacity_groups([pool_gpus(p) for p in pools], tenants, ratio), quotas
 
 
 def _check_quota_capacity(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
     ratio = float(opts.get("oversubscriptionRatio", 1.0))
-    for tenant in fleet.tenants:
-        quota_resource, quota = quota_of(fleet, tenant)
-        pools = tenant_pools(fleet, tenant)
-        if quota is None or not pools:
+    groups, quotas = quota_groups(fleet, ratio)
+    for group in groups:
+        if not group.oversubscribed:
             continue
-        capacities = [pool_capacity(p) for p in pools]
-        if any(cap is None for cap in capacities):
-            continue  # sizes or instance types not known (preview): nothing to judge
-        capacity = sum(capacities)
-        if quota > capacity * ratio:
-            names = ", ".join(p.name for p in pools)
-            yield quota_resource.urn, (
-                f"tenant '{tenant.name}' has a GPU quota of {quota} but its pools ({names}) offer at most {capacity} "
-                f"nvidia.com/gpu (ratio {ratio:g}): lower gpuQuota to {int(capacity * ratio)} or raise the pools' maxSize"
-            )
+        tenants = ", ".join(group.tenants)
+        urn = quotas[group.tenants[0]].urn if len(group.tenants) == 1 and quotas[group.tenants[0]] is not None else None
+        shared = " (time-slicing/MIG: the pools advertise more nvidia.com/gpu units than GPUs)" if group.shared_gpus else ""
+        yield urn, (
+            f"pools [{', '.join(group.pools)}]: tenants confined to them ({tenants}) have GPU quotas summing to "
+            f"{group.quota} but the pools have {group.gpus_at_max} GPUs at max size{shared}, ratio "
+            f"{'-' if group.ratio is None else f'{group.ratio:.2f}'} above {ratio:g}: lower the tenants' gpuQuota to "
+            f"{int(group.gpus_at_max * ratio)} in all, raise the pools' maxSize, or allow it with oversubscriptionRatio"
+        )
 
 
 tenant_quota_within_capacity = stack_policy(
     name="tenant-quota-within-capacity",
-    description="Each tenant's GPU quota fits the GPUs its pools offer at maximum size (times an oversubscription ratio).",
+    description=(
+        "For every group of pools some tenant may use (and every connected union of such groups), the GPU quotas of "
+        "the tenants confined to it fit the group's GPUs at maximum size times an oversubscription ratio "
+        "(the groups of `gpufleet plan`'s capacity report)."
+    ),
     check=_check_quota_capacity,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.LOW,
@@ -89,7 +97,7 @@ tenant_quota_within_capacity = stack_policy(
             "type": "number",
             "default": 1.0,
             "minimum": 0,
-            "description": "How far a tenant's quota may exceed its pools' capacity (1.0: not at all; 2.0: twice).",
+            "description": "How far a group's quota sum may exceed its pools' GPUs at max size (1.0: not at all; 2.0: twice).",
         }
     ),
 )
