@@ -7,6 +7,7 @@ settings against the GPU) are checked here so that components can trust what the
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Annotated, Literal, Optional, Union, get_args
@@ -357,8 +358,18 @@ class FleetSpec(SpecModel):
     def pool(self, name: str) -> NodePoolSpec:
         return next(p for p in self.node_pools if p.name == name)
 
+    @functools.cached_property
+    def _dedicated_owners(self) -> dict[str, TenantSpec]:
+        """Pool name -> the dedicated tenant that owns it (the first, as cross_field_errors reports)."""
+        owners: dict[str, TenantSpec] = {}
+        for tenant in self.tenants:
+            if tenant.isolation == "dedicated":
+                for name in tenant.pools:
+                    owners.setdefault(name, tenant)
+        return owners
+
     def dedicated_tenant(self, pool: NodePoolSpec) -> Optional[TenantSpec]:
-        return next((t for t in self.tenants if t.isolation == "dedicated" and pool.name in t.pools), None)
+        return self._dedicated_owners.get(pool.name)
 
     def tenants_of(self, pool: NodePoolSpec) -> list[TenantSpec]:
         return [t for t in self.tenants if pool.name in t.pools]
