@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STACK  ?= prod
 OUT    ?= out/$(STACK)
 
-.PHONY: venv plan check render test lint reference bench clean
+.PHONY: venv tools plan check render test reference bench clean local-up local-down
 
 $(BIN)/gpufleet: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,27 @@ render: venv
 ## The whole test suite.
 test: venv
 	$(BIN)/python -m pytest
+
+## The pinned integration-test tools (Pulumi CLI and language host, Kubernetes provider, etcd,
+## kube-apiserver, kube-controller-manager), built from Go modules into a cache outside the repo.
+tools:
+	tools/build.sh
+
+## The local stack for real: pinned tools (tools/build.sh), the local control plane (scripts/local-cluster),
+## `pulumi up --stack local` with a file backend under .state/ (the local stack holds no secrets).
+LOCAL_PULUMI = PATH="$$(tools/build.sh | tail -n 1):$$PATH" PULUMI_BACKEND_URL="file://$(CURDIR)/.state/pulumi" \
+	PULUMI_HOME="$(CURDIR)/.state/pulumi-home" PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-gpufleet-local}" \
+	PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true pulumi
+
+local-up: venv
+	scripts/local-cluster start
+	mkdir -p .state/pulumi
+	$(LOCAL_PULUMI) stack select --create local --non-interactive
+	$(LOCAL_PULUMI) up --yes --stack local --non-interactive
+
+local-down:
+	if scripts/local-cluster status >/dev/null; then $(LOCAL_PULUMI) destroy --yes --stack local --non-interactive; fi
+	scripts/local-cluster stop
 
 reference: venv
 	$(BIN)/python -m gpufleet.config_reference > docs/config-reference.md

@@ -206,9 +206,15 @@ class DevicePlugin(pulumi.ComponentResource):
             opts=child,
         )
         after_config = pulumi.ResourceOptions(parent=self, depends_on=[configs, sa])
+        annotations = place.workload_annotations(spec)
         self.daemonset = k8s.apps.v1.DaemonSet(
             DEVICE_PLUGIN_APP,
-            metadata={"name": DEVICE_PLUGIN_APP, "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": DEVICE_PLUGIN_APP,
+                "namespace": args.namespace,
+                "labels": labels,
+                **({"annotations": annotations} if annotations else {}),
+            },
             spec=daemonset_spec(
                 DEVICE_PLUGIN_APP,
                 gpu_daemon_pod_spec(
@@ -230,6 +236,7 @@ class DevicePlugin(pulumi.ComponentResource):
                     "name": GPU_FEATURE_DISCOVERY_APP,
                     "namespace": args.namespace,
                     "labels": place.app_labels(GPU_FEATURE_DISCOVERY_APP),
+                    **({"annotations": annotations} if annotations else {}),
                 },
                 spec=daemonset_spec(
                     GPU_FEATURE_DISCOVERY_APP,

@@ -47,6 +47,15 @@ def selector_labels(app: str) -> dict[str, str]:
     return {APP_LABEL: app}
 
 
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+
+
+def workload_annotations(spec: FleetSpec) -> dict[str, str]:
+    """Annotations for the fleet's DaemonSets: skip the engine's readiness wait where
+    cluster.awaitWorkloads is false (a control plane without kubelets never runs a pod)."""
+    return {} if spec.cluster.await_workloads else {SKIP_AWAIT_ANNOTATION: "true"}
+
+
 def image(repository: str, tag: str) -> str:
     return f"{repository}:{tag}"
 

@@ -175,9 +175,10 @@ class GpuMonitoring(pulumi.ComponentResource):
                 data={COLLECTORS_FILE: collectors_csv()},
                 opts=child,
             )
+            annotations = place.workload_annotations(spec)
             k8s.apps.v1.DaemonSet(
                 DCGM_EXPORTER_APP,
-                metadata=meta(DCGM_EXPORTER_APP),
+                metadata={**meta(DCGM_EXPORTER_APP), **({"annotations": annotations} if annotations else {})},
                 spec={
                     "selector": {"matchLabels": place.selector_labels(DCGM_EXPORTER_APP)},
                     "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},

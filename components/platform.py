@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from . import pool_decisions as decide
+from .admission import TenantAdmission, TenantAdmissionArgs
 from .cluster import Cluster
 from .device_plugin import DevicePlugin, DevicePluginArgs
 from .eks_access import EksAccess, EksAccessArgs
@@ -82,6 +83,14 @@ class GpuPlatform(pulumi.ComponentResource):
             tenant.name: Tenant(f"tenant-{tenant.name}", TenantArgs(spec=spec, tenant=tenant), opts=tenant_opts)
             for tenant in spec.tenants
         }
+        # After the tenants: the policy reads the namespaces' annotations and must not block their setup.
+        self.admission = TenantAdmission(
+            "tenant-admission",
+            TenantAdmissionArgs(spec=spec),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.cluster.provider, depends_on=list(self.tenants.values())
+            ),
+        )
         if spec.cluster.mode == "eks":
             EksAccess(
                 f"{spec.cluster.name}-access",

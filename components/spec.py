@@ -153,6 +153,12 @@ class ClusterSpec(SpecModel):
         None, description="Path or contents of the kubeconfig. Only valid when mode is existing."
     )
     context: Optional[str] = Field(None, description="kubeconfig context. Only valid when mode is existing.")
+    await_workloads: bool = Field(
+        True,
+        description="Wait for the fleet's DaemonSets (device plugin, GPU Feature Discovery, dcgm-exporter) to "
+        "become ready during `pulumi up`. false annotates them `pulumi.com/skipAwait: \"true\"`: for control "
+        "planes without kubelets (the local stack), where no pod ever runs.",
+    )
 
     @model_validator(mode="after")
     def _mode_fields(self) -> "ClusterSpec":

@@ -15,7 +15,7 @@ from components.spec_loader import SpecError
 from .targets import EXIT_INVALID, UsageError
 
 # Subcommand modules under gpufleet/commands, in help order.
-COMMANDS = ["plan", "check", "compat", "render"]
+COMMANDS = ["plan", "check", "compat", "render", "tenancy"]
 
 
 def build_parser() -> argparse.ArgumentParser:

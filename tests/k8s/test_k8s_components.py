@@ -40,16 +40,20 @@ def by_kind_name(run, kind, name, namespace=None):
 EXPECTED_KINDS = {
     "local": {"Namespace": 3, "ConfigMap": 6, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
               "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
-              "ResourceQuota": 2, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 5},
+              "ResourceQuota": 2, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 5,
+              "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
     "dev": {"Namespace": 2, "ConfigMap": 5, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
             "ServiceAccount": 2, "DaemonSet": 2, "Service": 1,
-            "ResourceQuota": 1, "LimitRange": 1, "NetworkPolicy": 3, "RoleBinding": 1},
+            "ResourceQuota": 1, "LimitRange": 1, "NetworkPolicy": 3, "RoleBinding": 1,
+              "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
     "staging": {"Namespace": 3, "ConfigMap": 6, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
                 "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
-                "ResourceQuota": 2, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 2},
+                "ResourceQuota": 2, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 2,
+              "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
     "prod": {"Namespace": 5, "ConfigMap": 8, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
              "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
-             "ResourceQuota": 4, "LimitRange": 4, "NetworkPolicy": 12, "RoleBinding": 7},
+             "ResourceQuota": 4, "LimitRange": 4, "NetworkPolicy": 12, "RoleBinding": 7,
+              "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
 }
 
 
@@ -74,7 +78,7 @@ def test_components_and_type_tokens(stack):
     assert components["gpufleet:tenant:Tenant"] == len(run.spec.tenants)
     for token in ("gpufleet:system:SystemNamespace", "gpufleet:scheduling:Scheduling",
                   "gpufleet:device_plugin:DevicePlugin", "gpufleet:monitoring:GpuMonitoring",
-                  "gpufleet:tenant_roles:TenantRoles"):
+                  "gpufleet:tenant_roles:TenantRoles", "gpufleet:admission:TenantAdmission"):
         assert components[token] == 1, token
     for r in k8s_resources(run):
         parent_type = r.urn.split("::")[2].split("$")[-2]  # children are created with parent=self

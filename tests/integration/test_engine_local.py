@@ -1,0 +1,123 @@
+"""The real Pulumi engine on the `local` stack against the local control plane (scripts/local-cluster):
+up, no drift, the policy pack through the engine (pass, and a seeded violation), destroy.
+
+The tests run in file order and share one cluster and one backend (session fixture `local_engine`):
+each step builds on the previous one, as a user's would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from components.pool_inventory import pool_inventory
+from components.tenant import namespace_labels, quota_hard, role_bindings
+from components.fleet_labels import (
+    DCGM_EXPORTER_APP,
+    DEVICE_PLUGIN_APP,
+    POOL_INVENTORY_CONFIGMAP,
+    POOL_INVENTORY_KEY,
+    SYSTEM_NAMESPACE,
+)
+from components.gpu_placement import SKIP_AWAIT_ANNOTATION
+from fleet_fixtures import spec_of, stack_config, write_stack_file
+from local_engine import output_of
+
+pytestmark = pytest.mark.integration
+
+POLICY_ARGS = ("--policy-pack", "policies", "--policy-pack-config", "policies/config/local.json")
+SPEC = spec_of(stack_config("local"))
+
+
+def _ok(result, what: str) -> str:
+    assert result.returncode == 0, f"{what} failed:\n{output_of(result)}"
+    return result.stdout + result.stderr
+
+
+def test_up_deploys_the_kubernetes_layer(local_engine):
+    out = _ok(local_engine.pulumi("up", "--yes", "--skip-preview", "--stack", "local"), "pulumi up")
+    # The SDK pin (pyproject.toml) and the provider that tools/build.sh builds agree (tools/versions.env).
+    assert "is expected to have version" not in out, out
+    api = local_engine.api
+
+    for tenant in SPEC.tenants:
+        ns = api.get(f"/api/v1/namespaces/{tenant.name}")
+        assert ns is not None, f"namespace {tenant.name} missing"
+        labels = ns["metadata"]["labels"]
+        for key, value in namespace_labels(tenant).items():
+            assert labels.get(key) == value, (tenant.name, key, labels)
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+        quotas = api.get(f"/api/v1/namespaces/{tenant.name}/resourcequotas")["items"]
+        assert len(quotas) == 1, quotas
+        assert quotas[0]["spec"]["hard"] == quota_hard(SPEC, tenant)
+        assert quotas[0]["spec"]["hard"]["requests.nvidia.com/gpu"] == str(tenant.gpu_quota)
+
+        bindings = api.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{tenant.name}/rolebindings")["items"]
+        deployed = {
+            (b["roleRef"]["kind"], b["roleRef"]["name"]): b["subjects"] for b in bindings
+        }
+        for level, want in role_bindings(tenant).items():
+            matching = [subjects for (_, role), subjects in deployed.items() if role == want["role"]]
+            assert matching == [want["subjects"]], (tenant.name, level, deployed)
+        assert all(kind in ("Role", "ClusterRole") for kind, _ in deployed), deployed
+        assert ("ClusterRole", "cluster-admin") not in deployed
+
+    for app in (DEVICE_PLUGIN_APP, DCGM_EXPORTER_APP):
+        ds = api.get(f"/apis/apps/v1/namespaces/{SYSTEM_NAMESPACE}/daemonsets/{app}")
+        assert ds is not None, f"DaemonSet {app} missing"
+        # cluster.awaitWorkloads: false in the local stack: no kubelets, so the engine must not wait.
+        assert ds["metadata"]["annotations"][SKIP_AWAIT_ANNOTATION] == "true"
+
+    inventory = api.get(f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps/{POOL_INVENTORY_CONFIGMAP}")
+    assert inventory is not None, "pool inventory ConfigMap missing"
+    assert json.loads(inventory["data"][POOL_INVENTORY_KEY]) == pool_inventory(SPEC)
+
+    # The stand-in Prometheus Operator CRDs (scripts/local-cluster) accepted the monitoring objects.
+    monitoring = f"/apis/monitoring.coreos.com/v1/namespaces/{SYSTEM_NAMESPACE}"
+    assert api.get(f"{monitoring}/servicemonitors/{DCGM_EXPORTER_APP}") is not None
+    assert api.get(f"{monitoring}/prometheusrules/gpufleet-gpu-alerts") is not None
+
+
+def test_second_run_has_no_changes(local_engine):
+    _ok(local_engine.pulumi("preview", "--expect-no-changes", "--stack", "local"), "pulumi preview --expect-no-changes")
+
+
+def test_policy_pack_passes_through_the_engine(local_engine):
+    out = _ok(local_engine.pulumi("preview", "--stack", "local", *POLICY_ARGS), "pulumi preview with the policy pack")
+    assert "gpu-fleet@v0.1.0" in out
+
+
+def test_policy_pack_rejects_a_seeded_violation(local_engine):
+    """A CUDA 12.8 tenant on a pool pinned to driver 550: driver-supports-cuda is mandatory, preview fails."""
+    config = stack_config("local")
+    research = next(t for t in config["tenants"] if "12.8" in t["cudaVersions"])
+    pool = next(p for p in config["nodePools"] if p["name"] == research["pools"][0])
+    pool["driverVersion"] = "550.163.01"
+    write_stack_file(local_engine.project / "stacks" / "Pulumi.seeded.yaml", config)
+
+    result = local_engine.pulumi("preview", "--stack", "seeded", *POLICY_ARGS)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, f"the seeded violation passed:\n{output_of(result)}"
+    assert "driver-supports-cuda" in out, output_of(result)
+    assert f"tenant '{research['name']}' declares CUDA 12.8" in out, output_of(result)
+    assert "550.163.01" in out
+
+
+def test_destroy_removes_everything(local_engine):
+    _ok(local_engine.pulumi("destroy", "--yes", "--skip-preview", "--stack", "local"), "pulumi destroy")
+    api = local_engine.api
+    deadline = time.monotonic() + 60
+    names = [t.name for t in SPEC.tenants] + [SYSTEM_NAMESPACE]
+    while True:
+        left = {n: ns["status"].get("phase") for n in names if (ns := api.get(f"/api/v1/namespaces/{n}"))}
+        # The namespace controller finishes deletion (nothing in them has finalizers without kubelets).
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert all(phase == "Terminating" for phase in left.values()), left
+    assert api.get(f"/apis/rbac.authorization.k8s.io/v1/clusterroles/gpufleet-{DEVICE_PLUGIN_APP}") is None
+    stack = json.loads(_ok(local_engine.pulumi("stack", "export", "--stack", "local"), "pulumi stack export"))
+    assert not stack["deployment"].get("resources"), stack["deployment"].get("resources")
