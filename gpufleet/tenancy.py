@@ -13,7 +13,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
 from components import admission
-from components.fleet_labels import CAPACITY_LABEL, POOL_LABEL, PRIORITY_CLASSES, SPOT_TAINT_KEY, TENANT_TAINT_KEY
+from components.fleet_labels import (
+    CAPACITY_LABEL,
+    POOL_LABEL,
+    PRIORITY_CLASSES,
+    SPOT_TAINT_KEY,
+    SYSTEM_NAMESPACE,
+    TENANT_TAINT_KEY,
+)
 from components.pool_decisions import pool_tolerations
 from components.spec import FleetSpec, TenantSpec
 from components.tenancy_model import Access, access_matrix, identity
@@ -249,6 +256,26 @@ def run_probe(client: KubeClient, probe: Probe, as_user: Optional[Impersonate], 
     return ProbeResult(probe.tenant, namespace, probe.name, who, expected, actual, ok, message)
 
 
+def system_probes(client: KubeClient, user: str) -> list[ProbeResult]:
+    """The fleet's own DaemonSets (device plugin, dcgm-exporter) need host access: a pod from each
+    template must still be admitted in their namespace, whose Pod Security level allows it."""
+    reply = client.get(f"/apis/apps/v1/namespaces/{SYSTEM_NAMESPACE}/daemonsets")
+    if not reply.ok:
+        return [ProbeResult(SYSTEM_NAMESPACE, SYSTEM_NAMESPACE, "list-daemonsets", user, "admitted", "rejected", False, reply.message)]
+    results = []
+    for daemonset in reply.body.get("items", []):
+        name = daemonset["metadata"]["name"]
+        template = daemonset["spec"]["template"]
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"{name}-probe", "namespace": SYSTEM_NAMESPACE, "labels": template["metadata"].get("labels", {})},
+            "spec": template["spec"],
+        }
+        results.append(run_probe(client, Probe(SYSTEM_NAMESPACE, f"{name}-pod", pod, admitted=True), None, user))
+    return results
+
+
 def check_policies(client: KubeClient) -> list[dict]:
     """The admission policy and binding exist, and the API server type-checked the CEL without warnings."""
     results = []
@@ -291,4 +318,5 @@ def run_live(
         as_user = writer(tenant)
         for probe in probes(spec, tenant, room):
             report.probes.append(run_probe(client, probe, as_user, client.user_name or "kubeconfig user"))
+    report.probes += system_probes(client, client.user_name or "kubeconfig user")
     return report

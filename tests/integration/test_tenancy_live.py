@@ -63,6 +63,8 @@ def test_the_deployed_tenancy_is_as_intended(deployed):
         for name in ("privileged", "host-path", "host-network", "gpu-pod-on-foreign-pool", "critical-pod-on-spot",
                      "mps-env", "gpu-requests-not-limits"):
             assert probes[(tenant.name, name)]["actual"] == "rejected", probes[(tenant.name, name)]
+    for daemonset in ("nvidia-device-plugin", "dcgm-exporter"):
+        assert probes[("gpu-system", f"{daemonset}-pod")]["actual"] == "admitted", probes[("gpu-system", f"{daemonset}-pod")]
 
 
 def test_text_report(deployed):
