@@ -27,7 +27,7 @@ def tenant_summary(spec: FleetSpec) -> list[dict[str, Any]]:
     ]
 
 
-def build_plan(run: OfflineRun, violations: list[dict] | None = None, cost: dict | None = None) -> dict[str, Any]:
+def build_plan(run: OfflineRun, violations: list[dict] | None = None) -> dict[str, Any]:
     custom = run.custom_resources
     return {
         "stack": run.stack,
@@ -35,7 +35,7 @@ def build_plan(run: OfflineRun, violations: list[dict] | None = None, cost: dict
         "resourcesByType": dict(sorted(Counter(r.type for r in custom).items())),
         "nodePools": pool_inventory(run.spec),
         "tenants": tenant_summary(run.spec),
-        "cost": cost if cost is not None else cost_report(fleet_cost(run.spec)),
+        "cost": cost_report(fleet_cost(run.spec)),
         "capacity": capacity_report(run.spec),
         "violations": violations or [],
     }
