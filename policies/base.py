@@ -49,15 +49,8 @@ def resource_policy(
             report_violation(message)
 
     return ResourceValidationPolicy(
-        name=name,
-        description=description,
         validate=validate,
-        enforcement_level=enforcement_level,
-        config_schema=config_schema,
-        severity=severity,
-        remediation_steps=remediation_steps,
-        url=f"{DOCS}#{name}",
-        tags=["gpu-fleet"],
+        **_described(name, description, enforcement_level, config_schema, severity, remediation_steps),
     )
 
 
@@ -79,16 +72,23 @@ def stack_policy(
             report_violation(message, urn)
 
     return StackValidationPolicy(
-        name=name,
-        description=description,
         validate=validate,
-        enforcement_level=enforcement_level,
-        config_schema=config_schema,
-        severity=severity,
-        remediation_steps=remediation_steps,
-        url=f"{DOCS}#{name}",
-        tags=["gpu-fleet"],
+        **_described(name, description, enforcement_level, config_schema, severity, remediation_steps),
     )
+
+
+def _described(name, description, enforcement_level, config_schema, severity, remediation_steps) -> dict:
+    """What every gpu-fleet policy carries besides its validation: level, severity, remediation, link."""
+    return {
+        "name": name,
+        "description": description,
+        "enforcement_level": enforcement_level,
+        "config_schema": config_schema,
+        "severity": severity,
+        "remediation_steps": remediation_steps,
+        "url": f"{DOCS}#{name}",
+        "tags": ["gpu-fleet"],
+    }
 
 
 def schema(**properties: dict) -> PolicyConfigSchema:
