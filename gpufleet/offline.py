@@ -101,6 +101,19 @@ class OfflineRun:
     def custom_resources(self) -> list[PlannedResource]:
         return [r for r in self.resources if r.custom]
 
+    def engine_urns(self) -> list[str]:
+        """The URN the engine gives each resource, sorted: the whole chain of parent types, as
+        `pulumi up` names them (the mock monitor's own URNs carry only the nearest parent's type)."""
+        by_urn = {r.urn: r for r in self.resources}
+        urns = []
+        for resource in self.resources:
+            chain, parent = [resource.type], resource.parent
+            while parent in by_urn:  # the root Stack is not recorded and not part of the chain
+                chain.insert(0, by_urn[parent].type)
+                parent = by_urn[parent].parent
+            urns.append(f"urn:pulumi:{self.stack}::{PROJECT}::{'$'.join(chain)}::{resource.name}")
+        return sorted(urns)
+
 
 async def settle() -> None:
     """Waits until every output and registration the program started has finished.

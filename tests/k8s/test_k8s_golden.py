@@ -1,4 +1,5 @@
-"""Golden files: every artifact `gpufleet render` writes, per example stack, diffed.
+"""Golden files: every artifact `gpufleet render` writes, per example stack, diffed, and the
+sorted URN list of every resource (urns.txt): a URN change replaces resources on `pulumi up`.
 
 Regenerate after an intended change with:  GPUFLEET_UPDATE_GOLDEN=1 pytest tests/k8s
 """
@@ -14,6 +15,7 @@ from gpufleet.render import render_artifacts
 from fleet_fixtures import ROOT, STACKS, stack_run
 
 GOLDEN = ROOT / "tests" / "golden"
+URN_LIST = "urns.txt"
 UPDATE = os.environ.get("GPUFLEET_UPDATE_GOLDEN") == "1"
 
 
@@ -58,7 +60,8 @@ def golden_diff(expected: dict[str, str], actual: dict[str, str]) -> str:
 @pytest.mark.parametrize("stack", STACKS)
 def test_render_matches_golden(stack):
     directory = GOLDEN / stack
-    actual = render_artifacts(stack_run(stack))
+    run = stack_run(stack)
+    actual = {**render_artifacts(run), URN_LIST: "".join(f"{urn}\n" for urn in run.engine_urns())}
     if UPDATE:
         _write(directory, actual)
     diff = golden_diff(_existing(directory), actual)
