@@ -1,15 +1,17 @@
-"""gpu-fleet: read the stack config once, build the platform, export what operators need."""
+"""gpu-fleet: read the stack config once, plan the fleet, build the platform, export what operators need."""
 
 import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.platform import GpuPlatform
-from components.spec_loader import SpecError, load_pulumi_config
+from core.plan import plan_fleet
+from core.spec_loader import SpecError, parse_program_config
 
 try:
-    spec = load_pulumi_config()
+    spec = parse_program_config({**get_config_env(), **CONFIG.get()})
 except SpecError as error:
     raise pulumi.RunError(error.render()) from None
 
-platform = GpuPlatform("gpu-fleet", spec)
+platform = GpuPlatform("gpu-fleet", plan_fleet(spec))
 pulumi.export("clusterName", platform.cluster.name)
 pulumi.export("nodePools", {name: pool.node_group.node_group_name for name, pool in platform.node_pools.items()})

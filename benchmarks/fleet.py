@@ -7,8 +7,8 @@ the tenancy rules (no critical tenant on spot) hold and the plan has many pool g
 
 from __future__ import annotations
 
-from components.spec import FleetSpec
-from components.spec_loader import parse_spec
+from core.spec import FleetSpec
+from core.spec_loader import parse_spec
 
 POOLS_PER_SCALE = 32
 TENANTS_PER_SCALE = 150

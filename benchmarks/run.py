@@ -26,7 +26,7 @@ from typing import Callable, Optional
 import pulumi
 
 from gpufleet.offline import PlannedResource, RecordingMocks, run_offline, run_program
-from gpufleet.plan import build_plan
+from gpufleet.plan.build import build_plan
 
 from .fleet import fleet_spec
 
@@ -192,7 +192,7 @@ def main(argv=None) -> int:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats("tottime").print_stats(20)
-        stats.sort_stats("cumulative").print_stats(r"/(components|gpufleet|policies)/", 15)
+        stats.sort_stats("cumulative").print_stats(r"/(core|components|gpufleet|policies)/", 15)
         print()
         print(out.getvalue())
     return 0

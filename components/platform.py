@@ -1,99 +1,137 @@
-"""GpuPlatform: the whole fleet, wired from one FleetSpec.
+"""GpuPlatform: the whole fleet, wired from one FleetPlan.
 
-Cluster first (it yields the one Kubernetes provider), then the GPU node pools with the
-playbook bundle they boot from, then the Kubernetes layer on that provider.
+The one place that knows how the components fit together and that branches on the cluster mode:
+on EKS the cluster, the GPU node pools with the playbook bundle they boot from, the Kubernetes
+layer, then access entries for the tenants' IAM principals; on an existing cluster its
+Kubernetes provider and the Kubernetes layer. Each component gets only its own part of the plan.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import pulumi
 
-from . import pool_decisions as decide
-from .admission import TenantAdmission, TenantAdmissionArgs
-from .cluster import Cluster
-from .device_plugin import DevicePlugin, DevicePluginArgs
-from .eks_access import EksAccess, EksAccessArgs
-from .monitoring import GpuMonitoring, GpuMonitoringArgs
-from .node_bootstrap import ClusterJoin, render_user_data
-from .node_pool import GpuNodePool, NodePoolArgs
-from .playbook_bundle import PlaybookBundle
-from .scheduling import Scheduling
-from .spec import FleetSpec, NodePoolSpec
-from .system_namespace import SystemNamespace
-from .tenant import Tenant, TenantArgs
-from .tenant_roles import TenantRoles
+from core.boot import ClusterJoin, render_user_data
+from core.plan import FleetPlan, PoolPlan
+
+from .aws.access import EksAccess, EksAccessArgs
+from .aws.bundle import PlaybookBundle, PlaybookBundleArgs
+from .aws.cluster import EksCluster, EksClusterArgs
+from .aws.node_pool import GpuNodePool, NodePoolArgs
+from .kubernetes.admission import TenantAdmission, TenantAdmissionArgs, pool_taint_table
+from .kubernetes.cluster import ExistingCluster, ExistingClusterArgs
+from .kubernetes.device_plugin import DevicePlugin, DevicePluginArgs
+from .kubernetes.monitoring import GpuMonitoring, GpuMonitoringArgs
+from .kubernetes.scheduling import Scheduling, SchedulingArgs
+from .kubernetes.system_namespace import SystemNamespace, SystemNamespaceArgs
+from .kubernetes.tenant import Tenant, TenantArgs
+from .kubernetes.tenant_roles import TenantRoles, TenantRolesArgs
+
+
+def node_pool_name(cluster: str, pool: str) -> str:
+    """The name of a pool's node group, launch template and node role (part of their URNs)."""
+    return f"{cluster}-{pool}"
 
 
 class GpuPlatform(pulumi.ComponentResource):
     """Every resource of one environment."""
 
-    def __init__(self, name: str, spec: FleetSpec, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, plan: FleetPlan, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpufleet:platform:GpuPlatform", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        cluster_name = spec.cluster.name
-        self.cluster = Cluster(cluster_name, spec.cluster, opts=child)
         self.node_pools: dict[str, GpuNodePool] = {}
-        if spec.cluster.mode == "eks":
-            bundle = PlaybookBundle(f"{cluster_name}-playbooks", opts=child)
-            for pool in spec.node_pools:
-                self.node_pools[pool.name] = GpuNodePool(
-                    f"{cluster_name}-{pool.name}",
-                    NodePoolArgs(
-                        spec=spec,
-                        pool=pool,
-                        cluster_name=self.cluster.name,
-                        subnet_ids=self.cluster.subnet_ids,
-                        user_data=self._user_data(spec, pool, bundle),
-                        bundle_bucket_arn=bundle.bucket_arn,
-                    ),
-                    opts=child,
-                )
-        self._kubernetes_layer(spec)
+        if plan.cluster.mode == "eks":
+            self._on_eks(plan)
+        else:
+            self._on_existing(plan)
         self.register_outputs({"clusterName": self.cluster.name})
 
-    def _user_data(self, spec: FleetSpec, pool: NodePoolSpec, bundle: PlaybookBundle) -> pulumi.Output[str]:
-        """The pool's boot user data. A custom (Ubuntu) AMI gets nothing merged by EKS, so it joins the
-        cluster itself, with the endpoint and CA of the EKS cluster."""
-        if not decide.custom_ami(pool):
-            return bundle.bucket.apply(lambda bucket: render_user_data(spec, pool, bucket, bundle.key))
-        eks = self.cluster.eks
-        return pulumi.Output.all(bundle.bucket, self.cluster.name, eks.endpoint, eks.certificate_authority.data).apply(
-            lambda args: render_user_data(spec, pool, args[0], bundle.key, ClusterJoin(*args[1:]))
+    def _on_eks(self, plan: FleetPlan) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        cluster_name = plan.cluster.name
+        self.cluster = EksCluster(cluster_name, EksClusterArgs(cluster=plan.cluster), opts=child)
+        bundle = PlaybookBundle(f"{cluster_name}-playbooks", PlaybookBundleArgs(), opts=child)
+        for pool in plan.pools:
+            self.node_pools[pool.name] = GpuNodePool(
+                node_pool_name(cluster_name, pool.name),
+                NodePoolArgs(
+                    pool=pool,
+                    cluster_name=self.cluster.name,
+                    subnet_ids=tuple(self.cluster.subnet_ids),
+                    user_data=self._user_data(pool, bundle),
+                    bundle_bucket_arn=bundle.bucket_arn,
+                ),
+                opts=child,
+            )
+        tenants = self._kubernetes_layer(plan, after=list(self.node_pools.values()))
+        EksAccess(
+            f"{cluster_name}-access",
+            EksAccessArgs(principals=plan.eks_access, cluster_name=self.cluster.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=tenants),
         )
 
-    def _kubernetes_layer(self, spec: FleetSpec) -> None:
-        """Everything on the cluster's Kubernetes provider (children inherit it)."""
-        on_k8s = pulumi.ResourceOptions(parent=self, provider=self.cluster.provider)
-        after_pools = pulumi.ResourceOptions(
-            parent=self, provider=self.cluster.provider, depends_on=list(self.node_pools.values())
+    def _on_existing(self, plan: FleetPlan) -> None:
+        cluster = plan.cluster
+        self.cluster = ExistingCluster(
+            cluster.name,
+            ExistingClusterArgs(name=cluster.name, kubeconfig=cluster.kubeconfig, context=cluster.context),
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        self.system = SystemNamespace("gpu-system", spec, opts=on_k8s)
-        self.scheduling = Scheduling("scheduling", opts=on_k8s)
+        self._kubernetes_layer(plan, after=[])
+
+    def _user_data(self, pool: PoolPlan, bundle: PlaybookBundle) -> pulumi.Output[str]:
+        """The pool's boot user data. A custom (Ubuntu) AMI gets nothing merged by EKS, so it joins the
+        cluster itself, with the endpoint and CA of the EKS cluster."""
+        if not pool.custom_ami:
+            return bundle.bucket.apply(lambda bucket: render_user_data(pool, bucket, bundle.key))
+        eks = self.cluster.eks
+        return pulumi.Output.all(bundle.bucket, self.cluster.name, eks.endpoint, eks.certificate_authority.data).apply(
+            lambda args: render_user_data(pool, args[0], bundle.key, ClusterJoin(*args[1:]))
+        )
+
+    def _kubernetes_layer(self, plan: FleetPlan, after: Sequence[pulumi.Resource]) -> list[Tenant]:
+        """Everything on the cluster's Kubernetes provider; GPU workloads wait for `after` (the node pools).
+        Returns the tenants, which anything keyed on their namespaces waits for."""
+        provider = self.cluster.provider
+
+        def on_k8s(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
+
+        await_workloads = plan.cluster.await_workloads
+        self.system = SystemNamespace("gpu-system", SystemNamespaceArgs(pools=plan.pools), opts=on_k8s())
+        self.scheduling = Scheduling("scheduling", SchedulingArgs(), opts=on_k8s())
         self.device_plugin = DevicePlugin(
-            "device-plugin", DevicePluginArgs(spec=spec, namespace=self.system.namespace), opts=after_pools
+            "device-plugin",
+            DevicePluginArgs(
+                pools=plan.pools,
+                gpu_tolerations=plan.gpu_tolerations,
+                plugin=plan.device_plugin,
+                await_workloads=await_workloads,
+                namespace=self.system.namespace,
+            ),
+            opts=on_k8s(*after),
         )
         self.monitoring = GpuMonitoring(
-            "monitoring", GpuMonitoringArgs(spec=spec, namespace=self.system.namespace), opts=after_pools
+            "monitoring",
+            GpuMonitoringArgs(
+                monitoring=plan.monitoring,
+                cluster_name=plan.cluster.name,
+                gpu_tolerations=plan.gpu_tolerations,
+                await_workloads=await_workloads,
+                namespace=self.system.namespace,
+            ),
+            opts=on_k8s(*after),
         )
-        self.tenant_roles = TenantRoles("tenant-roles", opts=on_k8s)
-        tenant_opts = pulumi.ResourceOptions(
-            parent=self, provider=self.cluster.provider, depends_on=[self.tenant_roles, self.scheduling]
-        )
+        self.tenant_roles = TenantRoles("tenant-roles", TenantRolesArgs(), opts=on_k8s())
         self.tenants = {
-            tenant.name: Tenant(f"tenant-{tenant.name}", TenantArgs(spec=spec, tenant=tenant), opts=tenant_opts)
-            for tenant in spec.tenants
+            tenant.name: Tenant(
+                f"tenant-{tenant.name}", TenantArgs(tenant=tenant), opts=on_k8s(self.tenant_roles, self.scheduling)
+            )
+            for tenant in plan.tenants
         }
+        tenants = list(self.tenants.values())
         # After the tenants: the policy reads the namespaces' annotations and must not block their setup.
         self.admission = TenantAdmission(
-            "tenant-admission",
-            TenantAdmissionArgs(spec=spec),
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=self.cluster.provider, depends_on=list(self.tenants.values())
-            ),
+            "tenant-admission", TenantAdmissionArgs(pool_taints=pool_taint_table(plan.pools)), opts=on_k8s(*tenants)
         )
-        if spec.cluster.mode == "eks":
-            EksAccess(
-                f"{spec.cluster.name}-access",
-                EksAccessArgs(spec=spec, cluster_name=self.cluster.name, depends_on=list(self.tenants.values())),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        return tenants

@@ -24,7 +24,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from policies import ALL
-from policies.base import options
+from policies.builders import options
 
 from .offline import OfflineRun, PlannedResource
 from .targets import UsageError

@@ -10,7 +10,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from components.spec_loader import SpecError
+from core.spec_loader import SpecError
 
 from .targets import EXIT_INVALID, UsageError
 

@@ -19,7 +19,8 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.platform import GpuPlatform
-from components.spec import FleetSpec
+from core.plan import FleetPlan, plan_fleet
+from core.spec import FleetSpec
 
 PROJECT = "gpu-fleet"
 
@@ -94,7 +95,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 @dataclass
 class OfflineRun:
     stack: str
-    spec: FleetSpec
+    plan: FleetPlan
     resources: list[PlannedResource] = field(default_factory=list)
 
     @property
@@ -147,7 +148,8 @@ def run_program(mocks: "RecordingMocks", stack: str, program: Callable[[], Any])
 
 
 def run_offline(spec: FleetSpec, stack: str = "offline") -> OfflineRun:
-    """Builds the platform for `spec` under mocks and returns every registered resource."""
+    """Plans the fleet of `spec` and builds the platform under mocks; returns every registered resource."""
+    plan = plan_fleet(spec)
     mocks = RecordingMocks()
-    run_program(mocks, stack, lambda: GpuPlatform(PROJECT, spec))
-    return OfflineRun(stack=stack, spec=spec, resources=mocks.resources)
+    run_program(mocks, stack, lambda: GpuPlatform(PROJECT, plan))
+    return OfflineRun(stack=stack, plan=plan, resources=mocks.resources)

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from components import pool_decisions as decide
-from components.node_bootstrap import ansible_vars
+from components.platform import node_pool_name
 
 from .offline import OfflineRun
 
@@ -49,10 +48,10 @@ def manifest_documents(run: OfflineRun) -> dict[str, dict]:
 def user_data_documents(run: OfflineRun) -> dict[str, str]:
     by_name = {r.name: r for r in run.custom_resources if r.type == LAUNCH_TEMPLATE}
     documents = {}
-    for pool in run.spec.node_pools:
-        template = by_name.get(f"{run.spec.cluster.name}-{pool.name}")
+    for pool in run.plan.pools:
+        template = by_name.get(node_pool_name(run.plan.cluster.name, pool.name))
         if template is not None and template.inputs.get("userData"):
-            suffix = "cloud-config" if decide.custom_ami(pool) else "mime"
+            suffix = "cloud-config" if pool.custom_ami else "mime"
             documents[f"{pool.name}.{suffix}"] = base64.b64decode(template.inputs["userData"]).decode()
     return documents
 
@@ -65,8 +64,8 @@ def render_artifacts(run: OfflineRun) -> dict[str, str]:
     files.update({f"user-data/{name}": text for name, text in user_data_documents(run).items()})
     files.update(
         {
-            f"ansible-vars/{pool.name}.json": json.dumps(ansible_vars(run.spec, pool), indent=2, sort_keys=True) + "\n"
-            for pool in run.spec.node_pools
+            f"ansible-vars/{pool.name}.json": json.dumps(dict(pool.ansible_vars), indent=2, sort_keys=True) + "\n"
+            for pool in run.plan.pools
         }
     )
     return dict(sorted(files.items()))

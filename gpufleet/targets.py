@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from components.spec import FleetSpec
-from components.spec_loader import load_stack_file
+from core.spec import FleetSpec
+from core.spec_loader import load_stack_file
 
 STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
 DEFAULT_STACK = "local"

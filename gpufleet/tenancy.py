@@ -1,6 +1,6 @@
 """Tenancy, live: the intended access matrix and admission probes, run against an API server.
 
-Access: one SubjectAccessReview per cell of components.tenancy_model.access_matrix (user and
+Access: one SubjectAccessReview per cell of core.tenancy.access_matrix (user and
 groups in the review, no impersonation). Admission: server-side dry-run pod creates in every
 tenant namespace, impersonating one of the tenant's writers, that must be admitted or rejected
 (quota, Pod Security, the TenantAdmission policy). The probes are pure data (probes()), so the
@@ -12,19 +12,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
-from components import admission
-from components.fleet_labels import (
+from components.kubernetes import admission
+from core.names import (
     CAPACITY_LABEL,
     POOL_LABEL,
     PRIORITY_CLASSES,
+    SPOT,
     SPOT_TAINT_KEY,
     SYSTEM_NAMESPACE,
+    TENANT_QUOTA,
     TENANT_TAINT_KEY,
 )
-from components.pool_decisions import pool_tolerations
-from components.spec import FleetSpec, TenantSpec
-from components.tenancy_model import Access, access_matrix, identity
-from components.tenant import gpu_resource
+from core.plan import FleetPlan, Taint, TenantPlan
+from core.tenancy import Access, access_matrix, identity
 
 from .kube import Impersonate, KubeClient
 
@@ -32,7 +32,6 @@ SAR_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 VAP_PATH = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
 VAPB_PATH = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings"
 PROBE_IMAGE = "registry.k8s.io/pause:3.10"
-QUOTA_NAME = "gpufleet-quota"
 QUOTA_MARKER = "exceeded quota"
 PSA_MARKER = "PodSecurity"
 MARKERS = admission.RULE_MARKERS
@@ -122,26 +121,26 @@ def _gpus(resource: str, count: int, request: Optional[int] = None) -> dict:
     return {"limits": {resource: str(count)}, "requests": {resource: str(count if request is None else request)}}
 
 
-def _foreign_pool(spec: FleetSpec, tenant: TenantSpec) -> str:
-    others = [p.name for p in spec.node_pools if p.name not in tenant.pools]
+def _foreign_pool(plan: FleetPlan, tenant: TenantPlan) -> str:
+    others = [p.name for p in plan.pools if p.name not in tenant.pools]
     return others[0] if others else "gpufleet-no-such-pool"
 
 
-def probes(spec: FleetSpec, tenant: TenantSpec, remaining_gpus: Optional[int] = None) -> list[Probe]:
+def probes(plan: FleetPlan, tenant: TenantPlan, remaining_gpus: Optional[int] = None) -> list[Probe]:
     """Pods that must be admitted and pods that must be rejected in the tenant's namespace.
 
     remaining_gpus: what the quota still allows (default: the whole gpuQuota, an idle namespace).
     """
     ns = tenant.name
-    pool = spec.pool(tenant.pools[0])
-    resource = gpu_resource(pool)
-    placement = {"nodeSelector": {POOL_LABEL: pool.name}, "tolerations": pool_tolerations(spec, pool)}
-    own_class = PRIORITY_CLASSES[tenant.priority]
+    first = tenant.placements[0]
+    resource = first.gpu_resource
+    placement = {"nodeSelector": first.node_selector, "tolerations": [dict(t) for t in first.tolerations]}
+    own_class = tenant.priority_class
     room = tenant.gpu_quota if remaining_gpus is None else remaining_gpus
     gpu_pod = lambda name, count=1, request=None, **spec_extra: _pod(  # noqa: E731
         name, ns, [_container(_gpus(resource, count, request))], **{**placement, "priorityClassName": own_class, **spec_extra}
     )
-    spot = {"key": SPOT_TAINT_KEY, "operator": "Equal", "value": admission.SPOT_TAINT_VALUE, "effect": "NoSchedule"}
+    spot = Taint(SPOT_TAINT_KEY, SPOT, "NoSchedule").as_toleration()
     found = [
         Probe(ns, "cpu-pod", _pod("cpu-pod", ns, [_container()]), True),
         Probe(ns, "gpu-pod-on-own-pool", gpu_pod("gpu-pod-on-own-pool"), True),
@@ -158,7 +157,7 @@ def probes(spec: FleetSpec, tenant: TenantSpec, remaining_gpus: Optional[int] = 
         Probe(
             ns,
             "gpu-pod-on-foreign-pool",
-            gpu_pod("gpu-pod-on-foreign-pool", nodeSelector={POOL_LABEL: _foreign_pool(spec, tenant)}),
+            gpu_pod("gpu-pod-on-foreign-pool", nodeSelector={POOL_LABEL: _foreign_pool(plan, tenant)}),
             False,
             MARKERS["pool-selected"],
         ),
@@ -175,7 +174,7 @@ def probes(spec: FleetSpec, tenant: TenantSpec, remaining_gpus: Optional[int] = 
             ns,
             "critical-pod-on-spot",
             _pod("critical-pod-on-spot", ns, [_container()], priorityClassName=PRIORITY_CLASSES["critical"],
-                 tolerations=[spot], nodeSelector={CAPACITY_LABEL: admission.SPOT_TAINT_VALUE}),
+                 tolerations=[spot], nodeSelector={CAPACITY_LABEL: SPOT}),
             False,
             MARKERS["critical-spot"],
         ),
@@ -200,7 +199,7 @@ def probes(spec: FleetSpec, tenant: TenantSpec, remaining_gpus: Optional[int] = 
     return found
 
 
-def writer(tenant: TenantSpec) -> Optional[Impersonate]:
+def writer(tenant: TenantPlan) -> Optional[Impersonate]:
     """Whom the probes run as: the tenant's first admin or editor (None: the kubeconfig's own user)."""
     for principal in [*tenant.access.admins, *tenant.access.editors]:
         who = identity(principal)
@@ -230,15 +229,15 @@ def review(client: KubeClient, cell: Access) -> tuple[Optional[bool], str]:
     return bool(reply.body.get("status", {}).get("allowed")), reply.body.get("status", {}).get("reason", "")
 
 
-def remaining_gpus(client: KubeClient, spec: FleetSpec, tenant: TenantSpec) -> tuple[Optional[int], str]:
+def remaining_gpus(client: KubeClient, tenant: TenantPlan) -> tuple[Optional[int], str]:
     """What the tenant's quota still allows of its first pool's GPU resource (None when unknown)."""
-    resource = f"requests.{gpu_resource(spec.pool(tenant.pools[0]))}"
-    reply = client.get(f"/api/v1/namespaces/{tenant.name}/resourcequotas/{QUOTA_NAME}")
+    resource = f"requests.{tenant.placements[0].gpu_resource}"
+    reply = client.get(f"/api/v1/namespaces/{tenant.name}/resourcequotas/{TENANT_QUOTA}")
     if not reply.ok:
-        return None, f"ResourceQuota {tenant.name}/{QUOTA_NAME}: {reply.status} {reply.message}"
+        return None, f"ResourceQuota {tenant.name}/{TENANT_QUOTA}: {reply.status} {reply.message}"
     status = reply.body.get("status", {})
     if resource not in status.get("hard", {}):
-        return None, f"ResourceQuota {tenant.name}/{QUOTA_NAME} has no status for {resource} yet"
+        return None, f"ResourceQuota {tenant.name}/{TENANT_QUOTA} has no status for {resource} yet"
     hard, used = int(status["hard"][resource]), int(status.get("used", {}).get(resource, "0"))
     return hard - used, ""
 
@@ -299,24 +298,24 @@ def check_policies(client: KubeClient) -> list[dict]:
 
 
 def run_live(
-    client: KubeClient, spec: FleetSpec, stack: str, progress: Callable[[str], None] = lambda _: None
+    client: KubeClient, plan: FleetPlan, stack: str, progress: Callable[[str], None] = lambda _: None
 ) -> Report:
     report = Report(server=client.server, stack=stack)
     report.policies = check_policies(client)
-    cells = access_matrix(spec)
+    cells = access_matrix(plan)
     progress(f"{len(cells)} access reviews")
     for cell in cells:
         actual, reason = review(client, cell)
         report.access.append({**cell.as_dict(), "expected": cell.allowed, "actual": actual,
                               "ok": actual == cell.allowed, "reason": reason})
-    for tenant in spec.tenants:
+    for tenant in plan.tenants:
         if not tenant.pools:
             continue
-        room, problem = remaining_gpus(client, spec, tenant)
+        room, problem = remaining_gpus(client, tenant)
         if room is None:
-            report.policies.append({"object": f"ResourceQuota {tenant.name}/{QUOTA_NAME}", "ok": False, "message": problem})
+            report.policies.append({"object": f"ResourceQuota {tenant.name}/{TENANT_QUOTA}", "ok": False, "message": problem})
         as_user = writer(tenant)
-        for probe in probes(spec, tenant, room):
+        for probe in probes(plan, tenant, room):
             report.probes.append(run_probe(client, probe, as_user, client.user_name or "kubeconfig user"))
     report.probes += system_probes(client, client.user_name or "kubeconfig user")
     return report

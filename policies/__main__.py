@@ -6,7 +6,7 @@ PolicyPack(...) serves the engine and never returns, so the policies live in imp
 import sys
 from pathlib import Path
 
-# The engine runs this file from policies/; the pack imports components.facts from the repo root.
+# The engine runs this file from policies/; the pack imports core (facts, plan names) from the repo root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402

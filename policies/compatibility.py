@@ -6,11 +6,11 @@ from typing import Any, Iterable, Mapping, Optional
 
 from pulumi_policy import Severity
 
-from components import compatibility as compat
+from core import compatibility as compat
 
-from . import constants as c
-from .base import resource_policy, schema, stack_policy
-from .fleet import Fleet, Pool, is_pool_inventory, pool_from_node_group, pools_from_inventory, tenant_pools
+from . import resource_types
+from .builders import pool_check, resource_policy, schema, stack_policy
+from .observed_fleet import Fleet, Pool, tenant_pools
 
 
 def _verdict(run) -> Optional[compat.Verdict]:
@@ -124,20 +124,11 @@ def _mig_findings(pool: Pool) -> Iterable[str]:
             yield f"{pool.label}: " + "; ".join(verdict.reasons)
 
 
-def _check_mig(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
-    if resource_type == c.NODE_GROUP:
-        yield from _mig_findings(pool_from_node_group(resource_type, props, urn, name))
-    elif is_pool_inventory(props):
-        for pool in pools_from_inventory(props, urn):
-            if pool.managed_by != "gpu-fleet":  # node groups of this stack are judged themselves
-                yield from _mig_findings(pool)
-
-
 mig_capable_gpu = resource_policy(
     name="mig-capable-gpu",
     description="MIG sharing only on MIG-capable GPUs, with a profile that exists for the GPU's memory size and a driver at or above the MIG floor.",
-    types=[c.NODE_GROUP, c.CONFIG_MAP],
-    check=_check_mig,
+    types=[resource_types.NODE_GROUP, resource_types.CONFIG_MAP],
+    check=pool_check(_mig_findings),
     severity=Severity.HIGH,
     remediation_steps=(
         "Use sharing.mode mig only on A100/H100/H200/B200 instance types, with a migProfile listed for that "

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from pulumi_policy import Severity
 
-from . import constants as c
-from .base import resource_policy, stack_policy
-from .fleet import Fleet, Pool, is_pool_inventory, pool_from_node_group, pools_from_inventory, tenant_pools
+from core import names
+
+from . import resource_types
+from .builders import pool_check, resource_policy, stack_policy
+from .observed_fleet import Fleet, Pool, tenant_pools
 from .props import as_int, get, has, items, pending, truthy
 
 MAX_HOP_LIMIT = 2
-
-
-def pools_of_resource(resource_type: str, props: Any, urn: str, name: str) -> list[Pool]:
-    """The pools a resource describes: a node group, or the inventory's pools not managed by this stack."""
-    if resource_type == c.NODE_GROUP:
-        return [pool_from_node_group(resource_type, props, urn, name)]
-    if resource_type == c.CONFIG_MAP and is_pool_inventory(props):
-        return [p for p in pools_from_inventory(props, urn) if p.managed_by != "gpu-fleet"]
-    return []
-
-
-def pool_check(judge: Callable[[Pool], Iterable[str]]):
-    def check(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
-        for pool in pools_of_resource(resource_type, props, urn, name):
-            yield from judge(pool)
-
-    return check
 
 
 # --- gpu-nodes-tainted ------------------------------------------------------------------
@@ -37,17 +22,17 @@ def pool_check(judge: Callable[[Pool], Iterable[str]]):
 def _gpu_tainted(pool: Pool) -> Iterable[str]:
     if not pool.is_gpu:
         return
-    if not any(t.key == c.GPU_TAINT_KEY and t.effect == "NoSchedule" for t in pool.taints):
+    if not any(t.key == names.GPU_TAINT_KEY and t.effect == "NoSchedule" for t in pool.taints):
         yield (
-            f"{pool.label} has GPUs but no {c.GPU_TAINT_KEY}:NoSchedule taint: add taint "
-            f"{{key: {c.GPU_TAINT_KEY}, value: 'true', effect: NO_SCHEDULE}} so only GPU pods land there"
+            f"{pool.label} has GPUs but no {names.GPU_TAINT_KEY}:NoSchedule taint: add taint "
+            f"{{key: {names.GPU_TAINT_KEY}, value: 'true', effect: NO_SCHEDULE}} so only GPU pods land there"
         )
 
 
 gpu_nodes_tainted = resource_policy(
     name="gpu-nodes-tainted",
     description="Every GPU node pool carries the nvidia.com/gpu NoSchedule taint.",
-    types=[c.NODE_GROUP, c.CONFIG_MAP],
+    types=[resource_types.NODE_GROUP, resource_types.CONFIG_MAP],
     check=pool_check(_gpu_tainted),
     severity=Severity.MEDIUM,
     remediation_steps="Taint every GPU node group with nvidia.com/gpu=true:NoSchedule (EKS: NO_SCHEDULE); GPU pods tolerate it.",
@@ -58,23 +43,23 @@ gpu_nodes_tainted = resource_policy(
 
 
 def is_spot_taint(key: str, value: str) -> bool:
-    return (key == c.SPOT_TAINT_KEY and value == "spot") or "spot" in key.lower() or value.lower() == "spot"
+    return (key == names.SPOT_TAINT_KEY and value == names.SPOT) or names.SPOT in key.lower() or value.lower() == names.SPOT
 
 
 def _spot_tainted(pool: Pool) -> Iterable[str]:
-    if pool.capacity != "spot":
+    if pool.capacity != names.SPOT:
         return
     if not any(is_spot_taint(t.key, t.value) and t.effect in ("NoSchedule", "NoExecute") for t in pool.taints):
         yield (
             f"{pool.label} is spot capacity but carries no spot taint: add taint "
-            f"{{key: {c.SPOT_TAINT_KEY}, value: spot, effect: NO_SCHEDULE}} so only interruption-tolerant pods land there"
+            f"{{key: {names.SPOT_TAINT_KEY}, value: spot, effect: NO_SCHEDULE}} so only interruption-tolerant pods land there"
         )
 
 
 spot_pools_tainted = resource_policy(
     name="spot-pools-tainted",
     description="Every spot node pool carries a spot taint (gpufleet.io/capacity=spot:NoSchedule or another key/value naming spot).",
-    types=[c.NODE_GROUP, c.CONFIG_MAP],
+    types=[resource_types.NODE_GROUP, resource_types.CONFIG_MAP],
     check=pool_check(_spot_tainted),
     severity=Severity.MEDIUM,
     remediation_steps="Taint spot node groups with gpufleet.io/capacity=spot:NoSchedule; pods that tolerate interruption tolerate it.",
@@ -86,13 +71,13 @@ spot_pools_tainted = resource_policy(
 
 def _check_no_inference_on_spot(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
     for pool in fleet.pools.values():
-        if pool.workload == "inference" and pool.capacity == "spot":
+        if pool.workload == "inference" and pool.capacity == names.SPOT:
             yield pool.urn, f"{pool.label} serves inference on spot capacity: set capacity: on-demand (spot nodes get a 2-minute notice)"
     for tenant in fleet.tenants:
         if tenant.priority != "critical":
             continue
         for pool in tenant_pools(fleet, tenant):
-            if pool.capacity == "spot":
+            if pool.capacity == names.SPOT:
                 yield tenant.urn, (
                     f"critical tenant '{tenant.name}' may use spot {pool.label}: remove the pool from the tenant's pools "
                     f"or lower its priority to standard/batch"
@@ -133,7 +118,7 @@ def _check_imdsv2(resource_type: str, props: Any, urn: str, name: str, opts: Map
 imdsv2_required = resource_policy(
     name="imdsv2-required",
     description="Launch templates (and instances) require IMDSv2 with a hop limit of at most 2.",
-    types=[c.LAUNCH_TEMPLATE, c.EC2_INSTANCE],
+    types=[resource_types.LAUNCH_TEMPLATE, resource_types.EC2_INSTANCE],
     check=_check_imdsv2,
     severity=Severity.HIGH,
     remediation_steps="Set metadataOptions {httpEndpoint: enabled, httpTokens: required, httpPutResponseHopLimit: 2}.",
@@ -144,11 +129,11 @@ imdsv2_required = resource_policy(
 
 
 def _check_ebs(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
-    if resource_type == c.EBS_VOLUME:
+    if resource_type == resource_types.EBS_VOLUME:
         if not pending(props, "encrypted") and truthy(get(props, "encrypted")) is not True:
             yield "volume is not encrypted: set encrypted: true"
         return
-    if resource_type == c.EC2_INSTANCE:
+    if resource_type == resource_types.EC2_INSTANCE:
         root = get(props, "rootBlockDevice")
         if root is None:
             if not has(props, "rootBlockDevice"):
@@ -179,7 +164,7 @@ def _check_ebs(resource_type: str, props: Any, urn: str, name: str, opts: Mappin
 ebs_encrypted = resource_policy(
     name="ebs-encrypted",
     description="Node volumes are encrypted (launch template block device mappings, instance root volumes, EBS volumes).",
-    types=[c.LAUNCH_TEMPLATE, c.EC2_INSTANCE, c.EBS_VOLUME],
+    types=[resource_types.LAUNCH_TEMPLATE, resource_types.EC2_INSTANCE, resource_types.EBS_VOLUME],
     check=_check_ebs,
     severity=Severity.HIGH,
     remediation_steps="Set ebs.encrypted: 'true' on every launch template block device mapping (optionally kmsKeyId).",

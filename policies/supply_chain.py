@@ -10,9 +10,11 @@ from typing import Any, Iterable, Mapping, Optional
 from packaging.version import InvalidVersion, Version
 from pulumi_policy import Severity
 
-from . import constants as c
-from .base import resource_policy, schema
-from .nodes import pools_of_resource
+from core import names
+
+from . import resource_types
+from .builders import resource_policy, schema
+from .observed_fleet import pools_of_resource
 from .props import decode_user_data, get, items, pending
 
 UNPINNED_TAGS = frozenset({"latest", "stable", "main", "master", "edge", "nightly"})
@@ -45,9 +47,9 @@ def parse_image(text: str) -> ImageRef:
 
 
 def pod_spec(resource_type: str, props: Any) -> Any:
-    if resource_type == c.POD:
+    if resource_type == resource_types.POD:
         return get(props, "spec")
-    if resource_type == c.CRON_JOB:
+    if resource_type == resource_types.CRON_JOB:
         return get(props, "spec", "jobTemplate", "spec", "template", "spec")
     return get(props, "spec", "template", "spec")
 
@@ -83,12 +85,12 @@ def _user_data_vars(props: Any) -> dict:
 
 
 def _check_versions(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
-    if resource_type in c.WORKLOADS:
+    if resource_type in resource_types.WORKLOADS:
         for container, image in container_images(resource_type, props):
             if not parse_image(image).pinned:
                 yield f"container '{container}' runs image '{image}' without a version: pin a release tag or digest (e.g. :v0.20.0)"
         return
-    if resource_type == c.LAUNCH_TEMPLATE:
+    if resource_type == resource_types.LAUNCH_TEMPLATE:
         found = _user_data_vars(props)
         for var in PINNED_VARS:
             if var in found and not exact_version(found[var]):
@@ -101,7 +103,7 @@ def _check_versions(resource_type: str, props: Any, urn: str, name: str, opts: M
             labels_unknown = pool.source == "nodegroup" and pending(props, "labels")
             ami_pinned = pool.source == "nodegroup" and get(props, "releaseVersion") is not None
             if not (labels_unknown or ami_pinned):
-                yield f"{pool.label} does not name its driver: label it {c.DRIVER_LABEL}=<pinned driver version>"
+                yield f"{pool.label} does not name its driver: label it {names.DRIVER_LABEL}=<pinned driver version>"
         elif not exact_version(pool.driver):
             yield f"{pool.label} driver '{pool.driver}' is not a pinned version: set an exact driver such as 570.133.20"
 
@@ -109,7 +111,7 @@ def _check_versions(resource_type: str, props: Any, urn: str, name: str, opts: M
 versions_pinned = resource_policy(
     name="versions-pinned",
     description="Driver, container toolkit, device plugin and exporter versions and all images are pinned (no 'latest').",
-    types=[c.NODE_GROUP, c.CONFIG_MAP, c.LAUNCH_TEMPLATE, *c.WORKLOADS],
+    types=[resource_types.NODE_GROUP, resource_types.CONFIG_MAP, resource_types.LAUNCH_TEMPLATE, *resource_types.WORKLOADS],
     check=_check_versions,
     severity=Severity.MEDIUM,
     remediation_steps=(
@@ -125,7 +127,7 @@ def registry_allowed(image: ImageRef, allowed: Iterable[str]) -> bool:
 
 
 def _check_registries(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
-    allowed = [str(a) for a in opts.get("allowedRegistries", c.DEFAULT_ALLOWED_REGISTRIES)]
+    allowed = [str(a) for a in opts.get("allowedRegistries", resource_types.DEFAULT_ALLOWED_REGISTRIES)]
     for container, image in container_images(resource_type, props):
         ref = parse_image(image)
         if not registry_allowed(ref, allowed):
@@ -138,7 +140,7 @@ def _check_registries(resource_type: str, props: Any, urn: str, name: str, opts:
 images_from_allowed_registries = resource_policy(
     name="images-from-allowed-registries",
     description="Workload images come from allowed registries (default nvcr.io, registry.k8s.io, public.ecr.aws).",
-    types=c.WORKLOADS,
+    types=resource_types.WORKLOADS,
     check=_check_registries,
     severity=Severity.HIGH,
     remediation_steps="Pull images from an allowed registry (mirror them if needed) or extend allowedRegistries in the policy config.",
@@ -146,7 +148,7 @@ images_from_allowed_registries = resource_policy(
         allowedRegistries={
             "type": "array",
             "items": {"type": "string"},
-            "default": list(c.DEFAULT_ALLOWED_REGISTRIES),
+            "default": list(resource_types.DEFAULT_ALLOWED_REGISTRIES),
             "description": "Registries (host, or host/path prefix) images may come from.",
         }
     ),

@@ -6,11 +6,13 @@ from typing import Any, Iterable, Mapping, Optional
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from components.capacity import PoolGpus, QuotaCapacityGroup, TenantQuota, capacity_groups
+from core.capacity import PoolGpus, QuotaCapacityGroup, TenantQuota, capacity_groups
 
-from . import constants as c
-from .base import resource_policy, schema, stack_policy
-from .fleet import Fleet, Pool, device_plugin_configs, is_pool_inventory, pool_from_node_group, pools_from_inventory, quota_of, tenant_from_namespace
+from core import names
+
+from . import resource_types
+from .builders import resource_policy, schema, stack_policy
+from .observed_fleet import Fleet, Pool, device_plugin_configs, pools_of_resource, quota_of, tenant_from_namespace
 from .props import get, items, labels, mapping
 
 # --- tenant-has-gpu-quota ---------------------------------------------------------------
@@ -21,8 +23,8 @@ def _check_has_quota(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Op
         quota, _ = quota_of(fleet, tenant)
         if quota is None:
             yield tenant.urn, (
-                f"tenant namespace '{tenant.namespace}' has no ResourceQuota on {c.GPU_QUOTA_KEY}: add a ResourceQuota "
-                f"in the namespace with spec.hard['{c.GPU_QUOTA_KEY}'] set to the tenant's gpuQuota"
+                f"tenant namespace '{tenant.namespace}' has no ResourceQuota on {names.GPU_QUOTA_RESOURCE}: add a ResourceQuota "
+                f"in the namespace with spec.hard['{names.GPU_QUOTA_RESOURCE}'] set to the tenant's gpuQuota"
             )
 
 
@@ -45,12 +47,12 @@ def pool_gpus(pool: Pool) -> PoolGpus:
         name=pool.name,
         gpus_at_max=pool.max_size * per_node if pool.max_size is not None and per_node is not None else None,
         model=gpu.model if gpu is not None else pool.gpu_model,
-        shared=pool.sharing in ("time-slicing", "mig"),
+        shared=pool.shared,
     )
 
 
 def quota_groups(fleet: Fleet, ratio: float) -> tuple[list[QuotaCapacityGroup], dict[str, Any]]:
-    """The plan's quota/capacity groups (components.capacity), read from the resources, and each
+    """The plan's quota/capacity groups (core.capacity), read from the resources, and each
     tenant's quota resource by tenant name."""
     quotas: dict[str, Any] = {}
     tenants = []
@@ -116,22 +118,22 @@ def _human_subjects(props: Any) -> list[str]:
 
 
 def _check_rbac(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
-    if resource_type == c.ACCESS_POLICY_ASSOCIATION:
+    if resource_type == resource_types.ACCESS_POLICY_ASSOCIATION:
         policy_arn = str(get(props, "policyArn") or "")
         scope = get(props, "accessScope", "type")
         principal = get(props, "principalArn") or "the principal"
-        if policy_arn.endswith(c.EKS_CLUSTER_ADMIN_POLICY):
-            yield f"{principal} is associated with {c.EKS_CLUSTER_ADMIN_POLICY}: use AmazonEKSEditPolicy/AmazonEKSViewPolicy scoped to the tenant's namespace"
+        if policy_arn.endswith(resource_types.EKS_CLUSTER_ADMIN_POLICY):
+            yield f"{principal} is associated with {resource_types.EKS_CLUSTER_ADMIN_POLICY}: use AmazonEKSEditPolicy/AmazonEKSViewPolicy scoped to the tenant's namespace"
         elif scope == "cluster":
             yield f"{principal} gets {policy_arn.rsplit('/', 1)[-1]} cluster-wide: set accessScope {{type: namespace, namespaces: [<tenant>]}}"
         return
     role = get(props, "roleRef", "name")
     subjects = _human_subjects(props)
-    if role == c.CLUSTER_ADMIN_ROLE and subjects:
-        yield f"{', '.join(subjects)} bound to {c.CLUSTER_ADMIN_ROLE}: bind the namespace role admin, edit or view instead"
-    elif resource_type == c.CLUSTER_ROLE_BINDING and c.TENANT_LABEL in labels(props):
+    if role == resource_types.CLUSTER_ADMIN_ROLE and subjects:
+        yield f"{', '.join(subjects)} bound to {resource_types.CLUSTER_ADMIN_ROLE}: bind the namespace role admin, edit or view instead"
+    elif resource_type == resource_types.CLUSTER_ROLE_BINDING and names.TENANT_LABEL in labels(props):
         yield (
-            f"tenant '{labels(props)[c.TENANT_LABEL]}' gets ClusterRole {role} cluster-wide: use a RoleBinding in the "
+            f"tenant '{labels(props)[names.TENANT_LABEL]}' gets ClusterRole {role} cluster-wide: use a RoleBinding in the "
             f"tenant's namespace instead"
         )
 
@@ -139,7 +141,7 @@ def _check_rbac(resource_type: str, props: Any, urn: str, name: str, opts: Mappi
 tenant_rbac_scoped = resource_policy(
     name="tenant-rbac-scoped",
     description="Tenant principals get namespace-scoped roles only: no cluster-admin, no tenant ClusterRoleBindings, no cluster-scoped EKS access policies.",
-    types=[c.ROLE_BINDING, c.CLUSTER_ROLE_BINDING, c.ACCESS_POLICY_ASSOCIATION],
+    types=[resource_types.ROLE_BINDING, resource_types.CLUSTER_ROLE_BINDING, resource_types.ACCESS_POLICY_ASSOCIATION],
     check=_check_rbac,
     severity=Severity.CRITICAL,
     remediation_steps="Bind tenant principals with RoleBindings in their namespace to the ClusterRoles admin, edit or view; EKS access policies with accessScope type namespace.",
@@ -180,7 +182,7 @@ def is_default_deny(props: Any) -> bool:
 
 def _check_network(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
     for tenant in fleet.tenants:
-        policies = fleet.in_namespace(c.NETWORK_POLICY, tenant.namespace)
+        policies = fleet.in_namespace(resource_types.NETWORK_POLICY, tenant.namespace)
         if not any(is_default_deny(p.props) for p in policies):
             yield tenant.urn, (
                 f"tenant namespace '{tenant.namespace}' has no default-deny NetworkPolicy: add one with podSelector {{}} "
@@ -205,22 +207,22 @@ def _check_pod_security(resource_type: str, props: Any, urn: str, name: str, opt
     if tenant is None:
         return
     minimum = str(opts.get("minimumLevel", "restricted"))
-    enforce = tenant.labels.get(c.POD_SECURITY_ENFORCE_LABEL)
+    enforce = tenant.labels.get(names.PSA_ENFORCE_LABEL)
     if enforce is None and get(props, "metadata", "labels") is None:
         return  # labels unknown during preview
-    levels = c.POD_SECURITY_LEVELS
+    levels = resource_types.POD_SECURITY_LEVELS
     if enforce not in levels or levels.index(enforce) < levels.index(minimum):
         got = f"'{enforce}'" if enforce is not None else "not set"
         yield (
             f"tenant namespace '{tenant.namespace}' Pod Security enforce level is {got}: label it "
-            f"{c.POD_SECURITY_ENFORCE_LABEL}={minimum}"
+            f"{names.PSA_ENFORCE_LABEL}={minimum}"
         )
 
 
 tenant_pod_security = resource_policy(
     name="tenant-pod-security",
     description="Tenant namespaces enforce Pod Security restricted (or the level minimumLevel allows).",
-    types=[c.NAMESPACE],
+    types=[resource_types.NAMESPACE],
     check=_check_pod_security,
     severity=Severity.HIGH,
     remediation_steps="Label tenant namespaces pod-security.kubernetes.io/enforce=restricted (or set minimumLevel: baseline).",
@@ -239,17 +241,14 @@ tenant_pod_security = resource_policy(
 
 
 def _check_mps(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
-    if resource_type == c.NODE_GROUP:
-        pools = [pool_from_node_group(resource_type, props, urn, name)]
-    else:
-        pools = pools_from_inventory(props, urn) if is_pool_inventory(props) else []
+    if resource_type == resource_types.CONFIG_MAP:
         for key, config in sorted(device_plugin_configs(props).items()):
             if (config.get("sharing") or {}).get("mps"):
                 yield (
                     f"device plugin config '{key}' enables MPS sharing (sharing.mps): MPS gives tenants no memory or "
                     f"fault isolation; use time-slicing within one tenant, MIG, or exclusive GPUs"
                 )
-    for pool in pools:
+    for pool in pools_of_resource(resource_type, props, urn, name):
         if pool.sharing == "mps":
             yield f"{pool.label} shares GPUs with MPS: use time-slicing, mig or exclusive"
 
@@ -257,7 +256,7 @@ def _check_mps(resource_type: str, props: Any, urn: str, name: str, opts: Mappin
 no_mps_sharing = resource_policy(
     name="no-mps-sharing",
     description="No GPU is shared through CUDA MPS (no memory or fault isolation between tenants' processes).",
-    types=[c.CONFIG_MAP, c.NODE_GROUP],
+    types=[resource_types.CONFIG_MAP, resource_types.NODE_GROUP],
     check=_check_mps,
     severity=Severity.HIGH,
     remediation_steps="Remove sharing.mps from device plugin configs; use sharing.mode exclusive, time-slicing or mig.",

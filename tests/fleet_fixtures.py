@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.spec_loader import namespaced_config, parse_spec
+from core.plan import plan_fleet
+from core.spec_loader import namespaced_config, parse_spec
 from gpufleet.offline import run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,11 @@ def stack_config(name: str) -> dict:
 
 def spec_of(config: dict):
     return parse_spec(config)
+
+
+def plan_of(config: dict):
+    """The fleet plan of a stripped `gpu-fleet:*` config."""
+    return plan_fleet(parse_spec(config))
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from components import compatibility as compat
-from components.facts import load_facts
+from core import compatibility as compat
+from core.facts import load_facts
 
 from ..targets import EXIT_OK, EXIT_VIOLATION, UsageError, add_format_argument, emit
 

@@ -6,7 +6,8 @@ import argparse
 import sys
 from itertools import groupby
 
-from components.tenancy_model import VERBS
+from core.plan import plan_fleet
+from core.tenancy import VERBS
 
 from ..kube import KubeClient
 from ..targets import EXIT_OK, EXIT_VIOLATION, UsageError, add_format_argument, add_target_arguments, emit, load_target
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"stack {stack} has no tenants: nothing to check")
     client = KubeClient.from_kubeconfig(args.kubeconfig, args.context)
     progress = (lambda text: print(text, file=sys.stderr)) if args.format == "text" and args.verbose else (lambda _: None)
-    report = run_live(client, spec, stack, progress)
+    report = run_live(client, plan_fleet(spec), stack, progress)
     emit(report.as_dict(), tenancy_text(report, args.all), args.format)
     return EXIT_VIOLATION if report.mismatches else EXIT_OK
 

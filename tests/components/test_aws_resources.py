@@ -20,7 +20,7 @@ def of_type(run, type_):
 
 
 def by_pool(run, type_):
-    return {r.name.removeprefix(f"{run.spec.cluster.name}-"): r for r in of_type(run, type_)}
+    return {r.name.removeprefix(f"{run.plan.cluster.name}-"): r for r in of_type(run, type_)}
 
 
 def test_existing_cluster_creates_no_aws_resources():
@@ -59,12 +59,12 @@ def test_existing_vpc_is_used_as_given():
 def test_one_node_group_per_pool_with_capacity_and_scaling():
     run = stack_run("prod")
     groups = by_pool(run, NODE_GROUP)
-    assert sorted(groups) == sorted(p.name for p in run.spec.node_pools)
-    for pool in run.spec.node_pools:
+    assert sorted(groups) == sorted(p.name for p in run.plan.pools)
+    for pool in run.plan.pools:
         inputs = groups[pool.name].inputs
         assert inputs["capacityType"] == ("SPOT" if pool.capacity == "spot" else "ON_DEMAND")
         assert inputs["instanceTypes"] == list(pool.instance_types)
-        assert inputs["scalingConfig"] == {"minSize": pool.min_size, "desiredSize": pool.desired, "maxSize": pool.max_size}
+        assert inputs["scalingConfig"] == {"minSize": pool.min_size, "desiredSize": pool.desired_size, "maxSize": pool.max_size}
         assert inputs["amiType"] == "AL2023_x86_64_STANDARD"
         assert inputs["labels"]["gpufleet.io/pool"] == pool.name
 
@@ -83,7 +83,7 @@ def test_node_groups_are_tainted_in_the_eks_spelling():
 def test_launch_templates_require_imdsv2_and_encrypt_gp3_roots(stack):
     run = stack_run(stack)
     templates = by_pool(run, LAUNCH_TEMPLATE)
-    for pool in run.spec.node_pools:
+    for pool in run.plan.pools:
         inputs = templates[pool.name].inputs
         assert inputs["metadataOptions"]["httpTokens"] == "required"
         assert inputs["metadataOptions"]["httpPutResponseHopLimit"] <= 2

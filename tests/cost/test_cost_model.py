@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from components.cost import HOURS_PER_MONTH, cost_report, fleet_cost
-from components.facts import load_facts
-from components.spec_loader import SpecError
-from fleet_fixtures import spec_of, stack_config
+from core.cost import HOURS_PER_MONTH, cost_report, fleet_cost
+from core.facts import load_facts
+from core.spec_loader import SpecError
+from fleet_fixtures import plan_of, spec_of, stack_config
 
 FACTS = load_facts()
 
@@ -26,7 +26,7 @@ def one_pool_config(**pool) -> dict:
 
 
 def test_on_demand_pool_costs_price_times_nodes_at_each_size():
-    cost = fleet_cost(spec_of(one_pool_config(instanceTypes=["p5.48xlarge"], capacity="on-demand")))
+    cost = fleet_cost(plan_of(one_pool_config(instanceTypes=["p5.48xlarge"], capacity="on-demand")))
     pool = cost.pool("only")
     assert not pool.estimate
     for size, nodes in (("min", 1), ("desired", 2), ("max", 5)):
@@ -37,7 +37,7 @@ def test_on_demand_pool_costs_price_times_nodes_at_each_size():
 
 
 def test_mixed_type_pool_is_priced_at_its_most_expensive_type():
-    cost = fleet_cost(spec_of(one_pool_config(instanceTypes=["g5.24xlarge", "g5.12xlarge"], capacity="on-demand")))
+    cost = fleet_cost(plan_of(one_pool_config(instanceTypes=["g5.24xlarge", "g5.12xlarge"], capacity="on-demand")))
     pool = cost.pool("only")
     dearest = max(("g5.12xlarge", "g5.24xlarge"), key=price)
     assert pool.priced_type.name == dearest
@@ -46,7 +46,7 @@ def test_mixed_type_pool_is_priced_at_its_most_expensive_type():
 
 
 def test_spot_pool_is_an_estimate_from_the_facts_discount():
-    cost = fleet_cost(spec_of(one_pool_config(instanceTypes=["p4d.24xlarge"], capacity="spot", workload="training")))
+    cost = fleet_cost(plan_of(one_pool_config(instanceTypes=["p4d.24xlarge"], capacity="spot", workload="training")))
     pool = cost.pool("only")
     discount = FACTS.prices.spot_discount_estimate
     assert pool.estimate
@@ -61,7 +61,7 @@ def test_spot_pool_is_an_estimate_from_the_facts_discount():
 def test_spot_discount_is_overridable_in_config():
     config = one_pool_config(instanceTypes=["p4d.24xlarge"], capacity="spot", workload="training")
     config["cost"] = {"spotDiscount": 0.25}
-    cost = fleet_cost(spec_of(config))
+    cost = fleet_cost(plan_of(config))
     assert cost.spot_discount_from == "config"
     assert cost.pool("only").node_hourly == pytest.approx(price("p4d.24xlarge") * 0.75)
 
@@ -85,7 +85,7 @@ def test_unknown_price_is_unknown_never_zero():
     assert FACTS.instance_types["p5e.48xlarge"].on_demand_price is None
     config = one_pool_config(instanceTypes=["p5e.48xlarge"], capacity="on-demand")
     config["nodePools"].append({"name": "priced", "instanceTypes": ["g6.xlarge"], "minSize": 1, "maxSize": 2})
-    cost = fleet_cost(spec_of(config))
+    cost = fleet_cost(plan_of(config))
     pool = cost.pool("only")
     assert pool.node_hourly is None and pool.hourly("max") is None and pool.gpu_hourly is None
     report = cost_report(cost)
@@ -101,11 +101,11 @@ def test_unknown_price_is_unknown_never_zero():
 
 
 def test_environment_total_sums_the_pools_of_prod():
-    spec = spec_of(stack_config("prod"))
+    spec = plan_of(stack_config("prod"))
     cost = fleet_cost(spec)
     discount = FACTS.prices.spot_discount_estimate
     expected = 0.0
-    for pool in spec.node_pools:
+    for pool in spec.pools:
         node = max(price(t) for t in pool.instance_types)
         if pool.capacity == "spot":
             node *= 1 - discount
@@ -115,7 +115,7 @@ def test_environment_total_sums_the_pools_of_prod():
 
 
 def test_tenant_quota_cost_ranges_over_its_pools_gpu_hour_prices():
-    spec = spec_of(stack_config("prod"))
+    spec = plan_of(stack_config("prod"))
     tenant = next(t for t in fleet_cost(spec).tenants if t.tenant == "search-serving")
     rates = []
     for name in ("inference-l4", "inference-h100"):
@@ -130,7 +130,7 @@ def test_tenant_quota_cost_ranges_over_its_pools_gpu_hour_prices():
 
 
 def test_report_names_price_source_and_date():
-    report = cost_report(fleet_cost(spec_of(stack_config("dev"))))
+    report = cost_report(fleet_cost(plan_of(stack_config("dev"))))
     assert report["priceSource"] == {"source": FACTS.prices.source.source, "date": FACTS.prices.source.read}
     assert report["currency"] == FACTS.prices.currency and report["hoursPerMonth"] == HOURS_PER_MONTH
     assert report["mixedTypePricing"] == "most-expensive"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.cost import HOURS_PER_MONTH
-from components.facts import load_facts
+from core.cost import HOURS_PER_MONTH
+from core.facts import load_facts
 from fleet_fixtures import stack_config, write_stack_file
 
 FACTS = load_facts()

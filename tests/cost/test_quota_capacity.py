@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.capacity import capacity_report, gpu_supply, quota_capacity_groups
-from components.facts import load_facts
-from fleet_fixtures import spec_of, stack_config
+from core.capacity import capacity_report, gpu_supply, quota_capacity_groups
+from core.facts import load_facts
+from fleet_fixtures import plan_of, stack_config
 
 
 def gpus(name: str) -> int:
@@ -14,7 +14,7 @@ def gpus(name: str) -> int:
 
 
 def test_gpu_supply_per_model_and_capacity_type_at_max():
-    spec = spec_of(stack_config("prod"))
+    spec = plan_of(stack_config("prod"))
     supply = {(s.gpu, s.capacity): s for s in gpu_supply(spec)}
     assert supply[("H100", "on-demand")].at_max == spec.pool("inference-h100").max_size * gpus("p5.48xlarge")
     assert supply[("H100", "spot")].at_max == spec.pool("training-h100").max_size * gpus("p5.48xlarge")
@@ -35,7 +35,7 @@ def _config(quotas: dict[str, tuple[int, list[str]]], max_sizes: dict[str, int])
 
 def test_ratio_is_confined_quota_over_gpus_and_flags_above_threshold():
     per_node = gpus("p4d.24xlarge")
-    spec = spec_of(_config({"a": (per_node * 3, ["x"]), "b": (per_node, ["x", "y"])}, {"x": 2, "y": 1}))
+    spec = plan_of(_config({"a": (per_node * 3, ["x"]), "b": (per_node, ["x", "y"])}, {"x": 2, "y": 1}))
     groups = {g.pools: g for g in quota_capacity_groups(spec)}
     only_x = groups[("x",)]
     assert only_x.tenants == ("a",)
@@ -50,14 +50,14 @@ def test_ratio_is_confined_quota_over_gpus_and_flags_above_threshold():
 
 def test_quota_exactly_at_capacity_is_not_flagged():
     per_node = gpus("p4d.24xlarge")
-    spec = spec_of(_config({"a": (per_node * 2, ["x"])}, {"x": 2}))
+    spec = plan_of(_config({"a": (per_node * 2, ["x"])}, {"x": 2}))
     (group,) = quota_capacity_groups(spec)
     assert group.ratio == 1.0 and not group.oversubscribed
 
 
 def test_overlapping_pool_sets_are_also_checked_together():
     per_node = gpus("p4d.24xlarge")
-    spec = spec_of(_config({"a": (per_node * 2, ["x", "y"]), "b": (per_node * 2, ["y", "z"])}, {"x": 1, "y": 1, "z": 1}))
+    spec = plan_of(_config({"a": (per_node * 2, ["x", "y"]), "b": (per_node * 2, ["y", "z"])}, {"x": 1, "y": 1, "z": 1}))
     groups = {g.pools: g for g in quota_capacity_groups(spec)}
     assert set(groups) == {("x", "y"), ("y", "z"), ("x", "y", "z")}
     assert not groups[("x", "y")].oversubscribed
@@ -66,7 +66,7 @@ def test_overlapping_pool_sets_are_also_checked_together():
 
 
 def test_capacity_report_shape():
-    report = capacity_report(spec_of(stack_config("prod")))
+    report = capacity_report(plan_of(stack_config("prod")))
     assert report["maxRatio"] == 1.0
     assert set(report["gpus"][0]) == {"gpu", "capacity", "pools", "min", "desired", "max"}
     assert set(report["groups"][0]) == {

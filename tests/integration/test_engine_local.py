@@ -13,8 +13,8 @@ import time
 import pytest
 
 from components.pool_inventory import pool_inventory
-from components.tenant import namespace_labels, quota_hard, role_bindings
-from components.fleet_labels import (
+from components.kubernetes.tenant import namespace_labels, quota_hard, role_bindings
+from core.names import (
     DCGM_EXPORTER_APP,
     DEVICE_PLUGIN_APP,
     POOL_INVENTORY_CONFIGMAP,

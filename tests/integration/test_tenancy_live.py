@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from components import admission
-from components.tenancy_model import access_matrix
+from components.kubernetes import admission
+from core.tenancy import access_matrix
 from fleet_fixtures import gpufleet_command, spec_of, stack_config, write_stack_file
 from local_engine import output_of
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.gpu_placement import SKIP_AWAIT_ANNOTATION, workload_annotations
-from components.spec_loader import SpecError
+from components.kubernetes.meta import SKIP_AWAIT_ANNOTATION, workload_annotations
+from core.spec_loader import SpecError
 from fleet_fixtures import spec_of, stack_config, stack_run
 
 
@@ -14,13 +14,13 @@ def test_default_awaits_workloads():
     config["cluster"].pop("awaitWorkloads", None)
     spec = spec_of(config)
     assert spec.cluster.await_workloads is True
-    assert workload_annotations(spec) == {}
+    assert workload_annotations(spec.cluster.await_workloads) == {}
 
 
 def test_false_skips_the_await():
     config = stack_config("local")
     config["cluster"]["awaitWorkloads"] = False
-    assert workload_annotations(spec_of(config)) == {SKIP_AWAIT_ANNOTATION: "true"}
+    assert workload_annotations(spec_of(config).cluster.await_workloads) == {SKIP_AWAIT_ANNOTATION: "true"}
 
 
 def test_not_a_boolean_is_rejected():

@@ -7,12 +7,11 @@ import celpy
 import celpy.celtypes as ct
 import pytest
 
-from components import admission
-from components.fleet_labels import POOL_LABEL, POOLS_ANNOTATION, TENANT_LABEL
-from components.pool_decisions import pool_tolerations
-from components.tenant import namespace_annotations
+from components.kubernetes import admission
+from core.names import POOL_LABEL, POOLS_ANNOTATION, TENANT_LABEL
+from components.kubernetes.tenant import namespace_annotations
 from gpufleet.tenancy import probes
-from fleet_fixtures import STACKS, spec_of, stack_config, stack_run
+from fleet_fixtures import STACKS, plan_of, stack_config, stack_run
 
 ENV = celpy.Environment()
 
@@ -38,12 +37,12 @@ def test_policy_and_binding_registered(stack):
     assert all("message" in v or "messageExpression" in v for v in policy["spec"]["validations"])
     # The pool taints in the policy are the spec's.
     taints = next(v for v in policy["spec"]["variables"] if v["name"] == "poolTaints")["expression"]
-    assert taints == admission.cel_literal(admission.pool_taint_table(run.spec))
+    assert taints == admission.cel_literal(admission.pool_taint_table(run.plan.pools))
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_expression_parses(stack):
-    for expression in admission.expressions(stack_run(stack).spec):
+    for expression in admission.expressions(admission.pool_taint_table(stack_run(stack).plan.pools)):
         ENV.compile(expression)  # raises CELParseError
 
 
@@ -73,7 +72,7 @@ FUNCTIONS = {
 }
 
 
-def denials(spec, namespace: dict, pod: dict, operation: str = "CREATE") -> list[str]:
+def denials(plan, namespace: dict, pod: dict, operation: str = "CREATE") -> list[str]:
     """The messages of the validations the pod fails, as the API server would evaluate them."""
     activation = {
         "object": celpy.json_to_cel(pod),
@@ -81,7 +80,7 @@ def denials(spec, namespace: dict, pod: dict, operation: str = "CREATE") -> list
         "request": celpy.json_to_cel({"operation": operation}),
     }
     values = {}
-    for variable in admission.variables(spec):
+    for variable in admission.variables(admission.pool_taint_table(plan.pools)):
         program = ENV.program(ENV.compile(variable["expression"]), functions=FUNCTIONS)
         values[ct.StringType(variable["name"])] = program.evaluate({**activation, "variables": ct.MapType(values)})
     activation["variables"] = ct.MapType(values)
@@ -102,19 +101,18 @@ def namespace_of(tenant) -> dict:
                          "annotations": namespace_annotations(tenant)}}
 
 
-LOCAL = spec_of(stack_config("local"))
-VISION = next(t for t in LOCAL.tenants if t.name == "team-vision")      # critical, on-demand inference-l4
-RESEARCH = next(t for t in LOCAL.tenants if t.name == "team-research")  # batch, spot training-a100
+LOCAL = plan_of(stack_config("local"))
+VISION = LOCAL.tenant("team-vision")      # critical, on-demand inference-l4
+RESEARCH = LOCAL.tenant("team-research")  # batch, spot training-a100
 
 
 def gpu_pod(pool_name: str, **spec) -> dict:
-    pool = LOCAL.pool(pool_name)
     return {
         "metadata": {"name": "p"},
         "spec": {
             "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}}],
             "nodeSelector": {POOL_LABEL: pool_name},
-            "tolerations": pool_tolerations(LOCAL, pool),
+            "tolerations": LOCAL.pool(pool_name).tolerations,
             **spec,
         },
     }

@@ -7,8 +7,6 @@ from collections import Counter
 
 import pytest
 
-from components.gpu_placement import gpu_daemonset_tolerations
-from components.pool_inventory import pool_inventory
 from gpufleet.offline import run_offline
 from fleet_fixtures import STACKS, spec_of, stack_config, stack_run
 
@@ -75,7 +73,7 @@ def test_every_k8s_resource_uses_the_cluster_provider(stack):
 def test_components_and_type_tokens(stack):
     run = stack_run(stack)
     components = Counter(r.type for r in run.resources if not r.custom and r.type.startswith("gpufleet:"))
-    assert components["gpufleet:tenant:Tenant"] == len(run.spec.tenants)
+    assert components["gpufleet:tenant:Tenant"] == len(run.plan.tenants)
     for token in ("gpufleet:system:SystemNamespace", "gpufleet:scheduling:Scheduling",
                   "gpufleet:device_plugin:DevicePlugin", "gpufleet:monitoring:GpuMonitoring",
                   "gpufleet:tenant_roles:TenantRoles", "gpufleet:admission:TenantAdmission"):
@@ -89,7 +87,7 @@ def test_components_and_type_tokens(stack):
 def test_pool_inventory_configmap(stack):
     run = stack_run(stack)
     cm = by_kind_name(run, "ConfigMap", "gpufleet-node-pools", "gpu-system")
-    assert json.loads(cm["data"]["pools.json"]) == pool_inventory(run.spec)
+    assert json.loads(cm["data"]["pools.json"]) == run.plan.pool_inventory()
     ns = by_kind_name(run, "Namespace", "gpu-system")
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
 
@@ -97,7 +95,7 @@ def test_pool_inventory_configmap(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_gpu_daemonsets_tolerate_exactly_the_pool_taints(stack):
     run = stack_run(stack)
-    expected = gpu_daemonset_tolerations(run.spec)
+    expected = list(run.plan.gpu_tolerations)
     for ds in ("nvidia-device-plugin", "dcgm-exporter"):
         pod = by_kind_name(run, "DaemonSet", ds, "gpu-system")["spec"]["template"]["spec"]
         assert pod["tolerations"] == expected
@@ -119,20 +117,20 @@ def test_device_plugin_least_privilege(stack):
     pod = by_kind_name(run, "DaemonSet", "nvidia-device-plugin")["spec"]["template"]["spec"]
     host_paths = [v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v]
     assert host_paths == ["/var/lib/kubelet/device-plugins"]
-    mig = any(p.sharing.mode == "mig" for p in run.spec.node_pools)
+    mig = any(p.sharing.mode == "mig" for p in run.plan.pools)
     for container in pod["containers"] + pod["initContainers"]:
         sc = container["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["privileged"] is False
         assert sc["capabilities"]["drop"] == ["ALL"]
         assert sc["readOnlyRootFilesystem"] is True
-        assert container["image"] == f"nvcr.io/nvidia/k8s-device-plugin:{run.spec.device_plugin.version}"
+        assert container["image"] == f"nvcr.io/nvidia/k8s-device-plugin:{run.plan.device_plugin.version}"
     plugin = pod["containers"][0]
     assert plugin["securityContext"]["capabilities"].get("add", []) == (["SYS_ADMIN"] if mig else [])
     sidecar_env = {e["name"]: e.get("value") for e in pod["containers"][1]["env"]}
     assert sidecar_env["NODE_LABEL"] == "nvidia.com/device-plugin.config"
     assert sidecar_env["DEFAULT_CONFIG"] == "gpufleet-default"
     configs = by_kind_name(run, "ConfigMap", "nvidia-device-plugin-configs", "gpu-system")["data"]
-    assert set(configs) == {p.name for p in run.spec.node_pools} | {"gpufleet-default"}
+    assert set(configs) == {p.name for p in run.plan.pools} | {"gpufleet-default"}
 
 
 def test_versions_overridable_and_gfd_optional():
@@ -156,7 +154,7 @@ def test_versions_overridable_and_gfd_optional():
 @pytest.mark.parametrize("stack", STACKS)
 def test_tenant_objects(stack):
     run = stack_run(stack)
-    for tenant in run.spec.tenants:
+    for tenant in run.plan.tenants:
         ns = by_kind_name(run, "Namespace", tenant.name)
         assert ns["metadata"]["labels"]["gpufleet.io/tenant"] == tenant.name
         assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -175,9 +173,9 @@ def test_prod_quota_values():
     assert hard == {"requests.nvidia.com/gpu": "8", "requests.cpu": "64", "requests.memory": "256Gi"}
 
 
-def _tenant_principal_names(spec) -> dict[str, set[str]]:
+def _tenant_principal_names(plan) -> dict[str, set[str]]:
     names = {}
-    for tenant in spec.tenants:
+    for tenant in plan.tenants:
         principals = tenant.access.admins + tenant.access.editors + tenant.access.viewers
         names[tenant.name] = {p.split(":", 1)[1] if p.startswith(("user:", "group:")) else p for p in principals}
     return names
@@ -186,7 +184,7 @@ def _tenant_principal_names(spec) -> dict[str, set[str]]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_rbac_subjects_never_cross_tenants(stack):
     run = stack_run(stack)
-    own = _tenant_principal_names(run.spec)
+    own = _tenant_principal_names(run.plan)
     bindings = [r.inputs for r in k8s_resources(run) if r.inputs["kind"] == "RoleBinding"]
     assert bindings
     for binding in bindings:
@@ -201,7 +199,7 @@ def test_rbac_subjects_never_cross_tenants(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_cluster_role_binding_to_tenant_principals(stack):
     run = stack_run(stack)
-    all_principals = set().union(*_tenant_principal_names(run.spec).values()) if run.spec.tenants else set()
+    all_principals = set().union(*_tenant_principal_names(run.plan).values()) if run.plan.tenants else set()
     crbs = [r.inputs for r in k8s_resources(run) if r.inputs["kind"] == "ClusterRoleBinding"]
     for crb in crbs:
         for subject in crb["subjects"]:

@@ -7,26 +7,13 @@ import json
 import pytest
 import yaml
 
-from components import fleet_labels as fl
-from components.device_plugin import capabilities_to_add, plugin_config_data, plugin_configs
-from components.eks_access import eks_access_plan
-from components.gpu_placement import gpu_daemonset_tolerations, gpu_taints
-from components.pool_decisions import pool_taints, pool_tolerations
-from components.scheduling import priority_classes
-from components.system_namespace import pool_inventory_data, system_namespace_labels
-from components.pool_inventory import pool_inventory
-from components.tenant import (
-    namespace_annotations,
-    namespace_labels,
-    network_policies,
-    placement,
-    placement_data,
-    quota_hard,
-    rbac_subject,
-    role_bindings,
-)
-from components.tenant_roles import PROTECTED_RESOURCES, role_rules, tenant_admin_rules, tenant_edit_rules
-from fleet_fixtures import STACKS, spec_of, stack_config
+from components.kubernetes.device_plugin import capabilities_to_add, plugin_config_data, plugin_configs
+from components.kubernetes.scheduling import priority_classes
+from components.kubernetes.system_namespace import pool_inventory_data, system_namespace_labels
+from components.kubernetes.tenant import namespace_annotations, namespace_labels, network_policies, placement, placement_data
+from components.kubernetes.tenant_roles import PROTECTED_RESOURCES, role_rules, tenant_admin_rules, tenant_edit_rules
+from core import names as fl
+from fleet_fixtures import STACKS, plan_of, stack_config
 
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
 
@@ -35,8 +22,7 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
 
 
 def test_daemonset_tolerations_are_the_union_of_pool_taints_prod():
-    spec = spec_of(stack_config("prod"))
-    tolerations = gpu_daemonset_tolerations(spec)
+    tolerations = list(plan_of(stack_config("prod")).gpu_tolerations)
     assert tolerations == [
         {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
         {"key": "gpufleet.io/capacity", "operator": "Equal", "value": "spot", "effect": "NoSchedule"},
@@ -46,9 +32,9 @@ def test_daemonset_tolerations_are_the_union_of_pool_taints_prod():
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_daemonset_tolerations_cover_every_pool_and_nothing_else(stack):
-    spec = spec_of(stack_config(stack))
-    tolerations = gpu_daemonset_tolerations(spec)
-    expected = {json.dumps(t, sort_keys=True) for p in spec.node_pools for t in pool_tolerations(spec, p)}
+    plan = plan_of(stack_config(stack))
+    tolerations = plan.gpu_tolerations
+    expected = {json.dumps(t, sort_keys=True) for p in plan.pools for t in p.tolerations}
     assert {json.dumps(t, sort_keys=True) for t in tolerations} == expected
     assert len(tolerations) == len(expected)  # no duplicates
 
@@ -56,19 +42,18 @@ def test_daemonset_tolerations_cover_every_pool_and_nothing_else(stack):
 def test_extra_pool_taints_are_tolerated():
     config = stack_config("dev")
     config["nodePools"][0]["taints"] = [{"key": "example.com/reserved", "value": "x", "effect": "NoExecute"}]
-    spec = spec_of(config)
+    plan = plan_of(config)
     assert {"key": "example.com/reserved", "operator": "Equal", "value": "x", "effect": "NoExecute"} in (
-        gpu_daemonset_tolerations(spec)
+        plan.gpu_tolerations
     )
-    assert gpu_taints(spec) == pool_taints(spec, spec.node_pools[0])
+    assert plan.gpu_taints == list(plan.pools[0].taints)
 
 
 # --- device plugin configs -------------------------------------------------------------
 
 
 def test_plugin_config_per_pool_plus_default_local():
-    spec = spec_of(stack_config("local"))
-    data = plugin_config_data(spec)
+    data = plugin_config_data(plan_of(stack_config("local")).pools)
     assert sorted(data) == ["gpufleet-default", "inference-l4", "training-a100"]
     l4 = yaml.safe_load(data["inference-l4"])
     assert l4 == {
@@ -87,26 +72,24 @@ def test_plugin_config_per_pool_plus_default_local():
 
 
 def test_plugin_config_keys_match_the_pool_label():
-    spec = spec_of(stack_config("prod"))
-    names = {c.name for c in plugin_configs(spec)}
-    for pool in spec.node_pools:
-        from components.pool_decisions import pool_labels
-
-        assert pool_labels(spec, pool)[fl.DEVICE_PLUGIN_CONFIG_LABEL] in names
+    plan = plan_of(stack_config("prod"))
+    names = {c.name for c in plugin_configs(plan.pools)}
+    for pool in plan.pools:
+        assert pool.labels[fl.DEVICE_PLUGIN_CONFIG_LABEL] in names
 
 
 def test_mixed_mig_strategy_and_no_mps():
     config = stack_config("local")
     config["nodePools"][1]["sharing"] = {"mode": "mig", "migStrategy": "mixed", "migProfile": "1g.5gb"}
-    data = plugin_config_data(spec_of(config))
+    data = plugin_config_data(plan_of(config).pools)
     assert yaml.safe_load(data["training-a100"])["flags"]["migStrategy"] == "mixed"
     assert all("mps" not in text.lower() for text in data.values())
 
 
 def test_sys_admin_only_with_mig_pools():
-    assert capabilities_to_add(spec_of(stack_config("local"))) == ["SYS_ADMIN"]
-    assert capabilities_to_add(spec_of(stack_config("dev"))) == []
-    assert capabilities_to_add(spec_of(stack_config("staging"))) == []
+    assert capabilities_to_add(plan_of(stack_config("local")).pools) == ["SYS_ADMIN"]
+    assert capabilities_to_add(plan_of(stack_config("dev")).pools) == []
+    assert capabilities_to_add(plan_of(stack_config("staging")).pools) == []
 
 
 # --- system namespace, scheduling ------------------------------------------------------
@@ -114,10 +97,10 @@ def test_sys_admin_only_with_mig_pools():
 
 def test_system_namespace_is_privileged_and_inventory_is_the_pool_inventory():
     assert system_namespace_labels()[fl.PSA_ENFORCE_LABEL] == "privileged"
-    spec = spec_of(stack_config("prod"))
-    data = pool_inventory_data(spec)
+    plan = plan_of(stack_config("prod"))
+    data = pool_inventory_data(plan.pools)
     assert list(data) == ["pools.json"]
-    assert json.loads(data["pools.json"]) == pool_inventory(spec)
+    assert json.loads(data["pools.json"]) == plan.pool_inventory()
 
 
 def test_priority_classes_ordered_and_batch_never_preempts():
@@ -132,31 +115,8 @@ def test_priority_classes_ordered_and_batch_never_preempts():
 # --- tenants ---------------------------------------------------------------------------
 
 
-def test_quota_values():
-    spec = spec_of(stack_config("prod"))
-    search = next(t for t in spec.tenants if t.name == "search-serving")
-    assert quota_hard(spec, search) == {
-        "requests.cpu": "192",
-        "requests.memory": "1536Gi",
-        "requests.nvidia.com/gpu": "24",
-    }
-    fm = next(t for t in spec.tenants if t.name == "foundation-models")
-    assert quota_hard(spec, fm) == {"requests.nvidia.com/gpu": "64"}
-    assert not any(k.startswith("limits.") for t in spec.tenants for k in quota_hard(spec, t))
-
-
-def test_quota_covers_mixed_mig_resources():
-    config = stack_config("local")
-    config["nodePools"][1]["sharing"] = {"mode": "mig", "migStrategy": "mixed", "migProfile": "1g.5gb"}
-    spec = spec_of(config)
-    research = spec.tenants[1]
-    assert quota_hard(spec, research) == {"requests.nvidia.com/gpu": "8", "requests.nvidia.com/mig-1g.5gb": "8"}
-    assert placement(spec, research)["training-a100"]["gpuResource"] == "nvidia.com/mig-1g.5gb"
-
-
 def test_psa_labels_and_annotations():
-    spec = spec_of(stack_config("prod"))
-    tenant = next(t for t in spec.tenants if t.name == "search-serving")
+    tenant = plan_of(stack_config("prod")).tenant("search-serving")
     labels = namespace_labels(tenant)
     assert labels[fl.TENANT_LABEL] == "search-serving"
     for key in (fl.PSA_ENFORCE_LABEL, fl.PSA_AUDIT_LABEL, fl.PSA_WARN_LABEL):
@@ -168,35 +128,6 @@ def test_psa_labels_and_annotations():
         "gpufleet.io/priority-class": "gpufleet-critical",
         "gpufleet.io/isolation": "shared",
     }
-
-
-@pytest.mark.parametrize(
-    "principal, subject",
-    [
-        ("user:alice", {"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}),
-        ("group:ml-devs", {"kind": "Group", "name": "ml-devs", "apiGroup": "rbac.authorization.k8s.io"}),
-        (
-            "arn:aws:iam::111122223333:role/fm-admins",
-            {"kind": "User", "name": "arn:aws:iam::111122223333:role/fm-admins", "apiGroup": "rbac.authorization.k8s.io"},
-        ),
-    ],
-)
-def test_rbac_subject(principal, subject):
-    assert rbac_subject(principal) == subject
-
-
-def test_role_bindings_map_levels_to_safe_roles():
-    spec = spec_of(stack_config("local"))
-    bindings = role_bindings(spec.tenants[0])
-    assert {level: b["role"] for level, b in bindings.items()} == {
-        "admins": "gpufleet-tenant-admin",
-        "editors": "gpufleet-tenant-edit",
-        "viewers": "view",
-    }
-    assert bindings["editors"]["subjects"] == [
-        {"kind": "Group", "name": "vision-devs", "apiGroup": "rbac.authorization.k8s.io"}
-    ]
-    assert "viewers" not in role_bindings(spec.tenants[1])
 
 
 def test_network_policies_default_deny_dns_and_same_namespace():
@@ -212,16 +143,16 @@ def test_network_policies_default_deny_dns_and_same_namespace():
 
 
 def test_placement_uses_pool_tolerations_including_dedicated_taint():
-    spec = spec_of(stack_config("prod"))
-    fm = next(t for t in spec.tenants if t.name == "foundation-models")
-    guide = placement(spec, fm)
+    plan = plan_of(stack_config("prod"))
+    fm = plan.tenant("foundation-models")
+    guide = placement(fm)
     assert list(guide) == ["training-h100"]
     assert guide["training-h100"]["nodeSelector"] == {"gpufleet.io/pool": "training-h100"}
-    assert guide["training-h100"]["tolerations"] == pool_tolerations(spec, spec.pool("training-h100"))
+    assert guide["training-h100"]["tolerations"] == plan.pool("training-h100").tolerations
     assert {"key": "gpufleet.io/tenant", "operator": "Equal", "value": "foundation-models", "effect": "NoSchedule"} in (
         guide["training-h100"]["tolerations"]
     )
-    data = placement_data(spec, fm)
+    data = placement_data(fm)
     assert json.loads(data["placement.json"]) == guide
     assert yaml.safe_load(data["training-h100.yaml"])["priorityClassName"] == "gpufleet-standard"
 
@@ -248,32 +179,3 @@ def test_tenant_roles_can_read_protected_resources_and_admin_manages_rolebinding
     assert not can(tenant_edit_rules(), "rolebindings", "create")
     assert can(tenant_edit_rules(), "pods", "create")
     assert set(role_rules()) == {fl.TENANT_ADMIN_ROLE, fl.TENANT_EDIT_ROLE}
-
-
-# --- EKS access ------------------------------------------------------------------------
-
-
-def test_eks_access_one_entry_per_iam_principal_view_policy_only_for_viewers():
-    spec = spec_of(stack_config("prod"))
-    plan = {a.principal_arn: a for a in eks_access_plan(spec)}
-    assert sorted(plan) == sorted(
-        [
-            "arn:aws:iam::111122223333:role/search-serving-admins",
-            "arn:aws:iam::111122223333:role/search-oncall",
-            "arn:aws:iam::111122223333:role/fm-admins",
-            "arn:aws:iam::111122223333:role/fm-researchers",
-            "arn:aws:iam::111122223333:role/applied-research",
-        ]
-    )
-    assert all(a.username == a.principal_arn for a in plan.values())
-    assert plan["arn:aws:iam::111122223333:role/search-oncall"].policies == {"AmazonEKSViewPolicy": ["search-serving"]}
-    assert plan["arn:aws:iam::111122223333:role/fm-admins"].policies == {}
-
-
-def test_eks_access_principal_in_two_tenants_gets_one_entry():
-    config = stack_config("prod")
-    arn = "arn:aws:iam::111122223333:role/search-oncall"
-    config["tenants"][3]["access"]["viewers"] = [arn]
-    plan = [a for a in eks_access_plan(spec_of(config)) if a.principal_arn == arn]
-    assert len(plan) == 1
-    assert plan[0].policies == {"AmazonEKSViewPolicy": ["search-serving", "analytics"]}

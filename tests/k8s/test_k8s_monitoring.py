@@ -7,8 +7,8 @@ import json
 import promql_parser
 import pytest
 
-from components.monitoring import FIELDS, alert_rule_groups, collectors_csv, dashboard_json, exporter_pod_spec
-from fleet_fixtures import STACKS, spec_of, stack_config, stack_run
+from components.kubernetes.monitoring import FIELDS, alert_rule_groups, collectors_csv, dashboard_json, exporter_pod_spec
+from fleet_fixtures import STACKS, plan_of, spec_of, stack_config, stack_run
 
 EXPECTED_ALERTS = {
     "GpuTemperatureHigh", "GpuXidError", "GpuRowRemapFailure", "GpuEccDoubleBitErrors",
@@ -17,7 +17,7 @@ EXPECTED_ALERTS = {
 
 
 def rules_of(spec) -> dict[str, dict]:
-    return {r["alert"]: r for g in alert_rule_groups(spec) for r in g["rules"]}
+    return {r["alert"]: r for g in alert_rule_groups(spec.monitoring) for r in g["rules"]}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -47,7 +47,7 @@ def test_thresholds_come_from_the_spec():
 def test_alert_metrics_are_collected():
     collected = {line.split(",")[0] for line in collectors_csv().splitlines() if line and not line.startswith("#")}
     assert collected == {f.name for f in FIELDS}
-    text = json.dumps(alert_rule_groups(spec_of(stack_config("prod"))))
+    text = json.dumps(alert_rule_groups(spec_of(stack_config("prod")).monitoring))
     for metric in ("DCGM_FI_DEV_ROW_REMAP_FAILURE", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "DCGM_FI_DEV_XID_ERRORS"):
         assert metric in text and metric in collected
 
@@ -60,7 +60,7 @@ def test_prometheus_templating_survives_jinja():
 @pytest.mark.parametrize("stack", STACKS)
 def test_dashboard_is_valid_json_with_valid_queries(stack):
     spec = spec_of(stack_config(stack))
-    dashboard = json.loads(dashboard_json(spec))
+    dashboard = json.loads(dashboard_json(spec.monitoring, spec.cluster.name))
     assert dashboard["uid"] == f"gpufleet-{spec.cluster.name}"
     assert len(dashboard["panels"]) == 6
     assert len({p["id"] for p in dashboard["panels"]}) == 6
@@ -88,8 +88,8 @@ def test_registered_monitoring_objects_prod():
 
 
 def test_exporter_pod_spec():
-    spec = spec_of(stack_config("prod"))
-    pod = exporter_pod_spec(spec, "img:tag", "cm")
+    plan = plan_of(stack_config("prod"))
+    pod = exporter_pod_spec(plan.gpu_tolerations, "img:tag", "cm")
     container = pod["containers"][0]
     assert container["ports"] == [{"name": "metrics", "containerPort": 9400, "protocol": "TCP"}]
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["SYS_ADMIN"]}

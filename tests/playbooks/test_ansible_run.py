@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from components.ansible_run import (
+from components.hosts.ansible_run import (
     AnsibleRunError,
     AnsibleRunProvider,
     normalize_inventory,

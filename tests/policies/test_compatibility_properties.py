@@ -1,10 +1,10 @@
-"""Property-based tests of components.compatibility against the facts table."""
+"""Property-based tests of core.compatibility against the facts table."""
 
 from hypothesis import given, strategies as st
 from packaging.version import Version
 
-from components import compatibility as compat
-from components.facts import load_facts
+from core import compatibility as compat
+from core.facts import load_facts
 
 FACTS = load_facts()
 CUDA = sorted(FACTS.cuda_driver_minimums, key=Version)

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from components.capacity import quota_capacity_groups
-from fleet_fixtures import STACKS, spec_of, stack_config
+from core.capacity import quota_capacity_groups
+from fleet_fixtures import STACKS, plan_of, spec_of, stack_config
 from gpufleet.check import evaluate
 from gpufleet.offline import run_offline
 from policies import BY_NAME
@@ -23,7 +23,7 @@ def policy_groups(config: dict, ratio: float) -> set[tuple[str, ...]]:
 
 
 def plan_groups(config: dict, ratio: float) -> set[tuple[str, ...]]:
-    return {g.pools for g in quota_capacity_groups(spec_of(config), ratio) if g.oversubscribed}
+    return {g.pools for g in quota_capacity_groups(plan_of(config), ratio) if g.oversubscribed}
 
 
 def oversubscribed(name: str) -> dict:

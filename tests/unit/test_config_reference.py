@@ -1,6 +1,6 @@
 """docs/config-reference.md is generated from the spec and must not go stale."""
 
-from components.spec import FleetSpec
+from core.spec import FleetSpec
 from fleet_fixtures import ROOT
 from gpufleet.config_reference import reference
 

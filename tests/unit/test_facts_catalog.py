@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.facts import NvidiaVersion, load_facts
+from core.facts import NvidiaVersion, load_facts
 
 FAMILIES = ["g4dn", "g5", "g6", "g6e", "p3", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200"]
 

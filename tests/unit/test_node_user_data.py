@@ -11,15 +11,14 @@ import subprocess
 import pytest
 import yaml
 
-from components.node_bootstrap import (
+from core.boot import (
     CLOUD_CONFIG_HEADER,
     MIME_BOUNDARY,
     ANSIBLE_CORE_VERSION,
     ClusterJoin,
-    ansible_vars,
     render_user_data,
 )
-from fleet_fixtures import ROOT, STACKS, spec_of, stack_config, stack_run
+from fleet_fixtures import ROOT, STACKS, plan_of, stack_config, stack_run
 from gpufleet.render import user_data_documents
 
 CLUSTER = ClusterJoin("gpufleet-prod", "https://ABC.gr7.us-east-1.eks.amazonaws.com", "LS0tLS1CRUdJTg==")
@@ -54,13 +53,13 @@ def ubuntu_prod(release: str = "ubuntu-24.04"):
     config = stack_config("prod")
     for pool in config["nodePools"]:
         pool.update(os=release, amiId="ami-0123456789abcdef0")
-    return spec_of(config)
+    return plan_of(config)
 
 
 def test_user_data_has_a_node_config_and_a_bootstrap_script():
-    spec = spec_of(stack_config("prod"))
-    pool = spec.pool("training-h100")
-    found = parts(render_user_data(spec, pool, "bucket-1", "playbooks/abc.zip"))
+    plan = plan_of(stack_config("prod"))
+    pool = plan.pool("training-h100")
+    found = parts(render_user_data(pool, "bucket-1", "playbooks/abc.zip"))
     assert set(found) == {"application/node.eks.aws", "text/x-shellscript"}
     node_config = yaml.safe_load(found["application/node.eks.aws"])
     assert node_config["kind"] == "NodeConfig" and node_config["apiVersion"] == "node.eks.aws/v1alpha1"
@@ -78,21 +77,21 @@ def test_user_data_has_a_node_config_and_a_bootstrap_script():
 
 
 def test_script_carries_the_pool_vars_verbatim():
-    spec = spec_of(stack_config("prod"))
-    pool = spec.pool("training-a100")
-    script = parts(render_user_data(spec, pool, "b", "k"))["text/x-shellscript"]
-    assert embedded_vars(script) == ansible_vars(spec, pool)
+    plan = plan_of(stack_config("prod"))
+    pool = plan.pool("training-a100")
+    script = parts(render_user_data(pool, "b", "k"))["text/x-shellscript"]
+    assert embedded_vars(script) == dict(pool.ansible_vars)
 
 
 def test_ubuntu_user_data_is_a_cloud_config_that_joins_only_after_the_playbook():
-    spec = ubuntu_prod()
-    pool = spec.pool("training-h100")
-    text = render_user_data(spec, pool, "bucket-1", "playbooks/abc.zip", CLUSTER)
+    plan = ubuntu_prod()
+    pool = plan.pool("training-h100")
+    text = render_user_data(pool, "bucket-1", "playbooks/abc.zip", CLUSTER)
     document = cloud_config(text)
     assert "python3-venv" in document["packages"]
     script = boot_script(text)
     assert script.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in script
-    assert embedded_vars(script) == ansible_vars(spec, pool)
+    assert embedded_vars(script) == dict(pool.ansible_vars)
     assert '"p5.48xlarge": 8' in script and "s3://bucket-1/playbooks/abc.zip" in script
     assert f"'ansible-core=={ANSIBLE_CORE_VERSION}'" in script and "dnf" not in script
     bootstrap = script.index("/etc/eks/bootstrap.sh gpufleet-prod")
@@ -109,10 +108,10 @@ def test_ubuntu_user_data_is_a_cloud_config_that_joins_only_after_the_playbook()
 
 def test_both_oses_share_the_boot_steps():
     """One macro: everything up to the ansible-core install, and from the bundle fetch to the playbook, is identical."""
-    al2023 = spec_of(stack_config("prod"))
-    mime = parts(render_user_data(al2023, al2023.pool("inference-l4"), "b", "k"))["text/x-shellscript"]
-    spec = ubuntu_prod()
-    ubuntu = boot_script(render_user_data(spec, spec.pool("inference-l4"), "b", "k", CLUSTER))
+    al2023 = plan_of(stack_config("prod"))
+    mime = parts(render_user_data(al2023.pool("inference-l4"), "b", "k"))["text/x-shellscript"]
+    plan = ubuntu_prod()
+    ubuntu = boot_script(render_user_data(plan.pool("inference-l4"), "b", "k", CLUSTER))
     # Each OS installs ansible-core its own way between these two lines.
     head = mime.split("# ansible-core ")[0]
     tail = mime.split('export PATH="$workdir/venv/bin:$PATH"\n')[1].strip()
@@ -123,15 +122,15 @@ def test_both_oses_share_the_boot_steps():
 def test_kubelet_args_are_shell_quoted():
     config = stack_config("prod")
     config["nodePools"][0].update(os="ubuntu-22.04", amiId="ami-01234567", labels={"team": "it's"})
-    spec = spec_of(config)
-    script = boot_script(render_user_data(spec, spec.node_pools[0], "b", "k", CLUSTER))
+    plan = plan_of(config)
+    script = boot_script(render_user_data(plan.pools[0], "b", "k", CLUSTER))
     assert "team=it'\"'\"'s" in script
 
 
 def test_ubuntu_user_data_needs_the_cluster():
-    spec = ubuntu_prod()
+    plan = ubuntu_prod()
     with pytest.raises(ValueError, match="needs the cluster endpoint and CA"):
-        render_user_data(spec, spec.pool("inference-l4"), "b", "k")
+        render_user_data(plan.pool("inference-l4"), "b", "k")
 
 
 def test_ubuntu_ansible_core_meets_the_roles_minimum():
@@ -143,8 +142,8 @@ def test_ubuntu_ansible_core_meets_the_roles_minimum():
 
 
 def test_ansible_vars_follow_the_spec():
-    spec = spec_of(stack_config("prod"))
-    assert ansible_vars(spec, spec.pool("training-h100")) == {
+    plan = plan_of(stack_config("prod"))
+    assert dict(plan.pool("training-h100").ansible_vars) == {
         "gpufleet_install": True,
         "nvidia_driver_version": "570.133.20",
         "nvidia_driver_open_kernel_modules": True,
@@ -156,8 +155,8 @@ def test_ansible_vars_follow_the_spec():
     }
     config = stack_config("prod")
     config["drivers"]["install"] = "ami"
-    spec = spec_of(config)
-    vars_ = ansible_vars(spec, spec.pool("batch-a10g"))
+    plan = plan_of(config)
+    vars_ = dict(plan.pool("batch-a10g").ansible_vars)
     assert vars_["gpufleet_install"] is False and vars_["nvidia_fabric_manager_enabled"] is False
     assert vars_["gpu_verify_expected_gpu_count"] == 4
 
@@ -188,9 +187,9 @@ def rendered_cloud_configs() -> dict[str, str]:
             if name.endswith(".cloud-config"):
                 documents[f"{stack}/{name}"] = text
     for release in ("ubuntu-22.04", "ubuntu-24.04"):
-        spec = ubuntu_prod(release)
-        for pool in spec.node_pools:
-            documents[f"prod-{release}/{pool.name}"] = render_user_data(spec, pool, "bucket-1", "playbooks/abc.zip", CLUSTER)
+        plan = ubuntu_prod(release)
+        for pool in plan.pools:
+            documents[f"prod-{release}/{pool.name}"] = render_user_data(pool, "bucket-1", "playbooks/abc.zip", CLUSTER)
     return documents
 
 
@@ -206,7 +205,7 @@ def test_every_rendered_cloud_config_passes_the_cloud_init_schema(tmp_path):
 
 
 def test_the_schema_validator_rejects_a_broken_cloud_config(tmp_path):
-    spec = ubuntu_prod()
-    text = render_user_data(spec, spec.pool("inference-l4"), "b", "k", CLUSTER)
+    plan = ubuntu_prod()
+    text = render_user_data(plan.pool("inference-l4"), "b", "k", CLUSTER)
     valid, output = cloud_init_schema(text.replace("runcmd:\n", "runcmd: 3\nbogus:\n"), tmp_path)
     assert not valid and "runcmd" in output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.spec_loader import SpecError, load_stack_file, namespaced_config, parse_spec
+from core.spec_loader import SpecError, load_stack_file, namespaced_config, parse_spec
 from fleet_fixtures import ROOT, STACKS, stack_config
 
 

@@ -1,17 +1,17 @@
-"""The intended access matrix (components.tenancy_model) and the gpufleet tenancy command's offline parts."""
+"""The intended access matrix (core.tenancy) and the gpufleet tenancy command's offline parts."""
 
 from __future__ import annotations
 
 import pytest
 
-from components import tenancy_model as model
-from components.tenant_roles import PROTECTED_RESOURCES, role_rules
-from components.fleet_labels import TENANT_ADMIN_ROLE, TENANT_EDIT_ROLE
+from core import tenancy as model
+from components.kubernetes.tenant_roles import PROTECTED_RESOURCES, role_rules
+from core.names import TENANT_ADMIN_ROLE, TENANT_EDIT_ROLE
 from gpufleet.commands.tenancy import access_rows
 from gpufleet.tenancy import probes, writer
-from fleet_fixtures import STACKS, spec_of, stack_config, write_stack_file
+from fleet_fixtures import STACKS, plan_of, stack_config, write_stack_file
 
-LOCAL = spec_of(stack_config("local"))
+LOCAL = plan_of(stack_config("local"))
 
 
 def cell(cells, principal, verb, resource, namespace):
@@ -21,8 +21,8 @@ def cell(cells, principal, verb, resource, namespace):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_nobody_writes_fleet_objects_or_leaves_home(stack):
-    spec = spec_of(stack_config(stack))
-    cells = model.access_matrix(spec)
+    plan = plan_of(stack_config(stack))
+    cells = model.access_matrix(plan)
     assert cells
     for c in cells:
         if c.resource in PROTECTED_RESOURCES and c.verb in ("create", "update", "delete"):
@@ -62,7 +62,7 @@ def test_matrix_size_and_scopes():
 def test_a_principal_in_two_tenants_gets_the_union():
     config = stack_config("local")
     config["tenants"][1]["access"]["viewers"] = ["user:vision-lead"]
-    cells = model.access_matrix(spec_of(config))
+    cells = model.access_matrix(plan_of(config))
     assert cell(cells, "user:vision-lead", "list", "pods", "team-research").allowed
     assert cell(cells, "user:vision-lead", "list", "pods", "team-research").scope == model.OWN
     assert not cell(cells, "user:vision-lead", "get", "secrets", "team-research").allowed
@@ -109,9 +109,9 @@ def test_probes_and_writer():
     assert writer(vision).user == "vision-lead"
     config = stack_config("local")
     config["tenants"][0]["access"] = {"editors": ["group:devs"]}
-    assert writer(spec_of(config).tenants[0]).groups == ("devs",)
+    assert writer(plan_of(config).tenants[0]).groups == ("devs",)
     config["tenants"][0]["access"] = {"viewers": ["user:v"]}
-    assert writer(spec_of(config).tenants[0]) is None
+    assert writer(plan_of(config).tenants[0]) is None
 
 
 def test_cli_bad_input_exits_2(gpufleet, tmp_path):

@@ -1,0 +1,106 @@
+"""EksCluster: the EKS cluster the program creates (cluster.mode eks).
+
+It hands the platform exactly one Kubernetes provider and what node pools need to join: the
+cluster name and the private subnets. An existing cluster is components.kubernetes.cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from core.spec import ClusterSpec, ExistingVpc
+
+from ..kubernetes.cluster import CLUSTER_TYPE, provider_name
+from .iam import CLUSTER_POLICIES, assume_role_policy
+from .network import Network, NetworkArgs
+
+EKS_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"]
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
+
+
+def eks_kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
+    """A kubeconfig that authenticates through `aws eks get-token` (no long-lived secret)."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [
+                {
+                    "name": name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", name, "--output", "json"],
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class EksClusterArgs:
+    cluster: ClusterSpec
+    """Name, Kubernetes version and network (a new VPC or existing subnets)."""
+
+
+class EksCluster(pulumi.ComponentResource):
+    """The EKS cluster the fleet runs on, its network, OIDC provider and core add-ons."""
+
+    provider: k8s.Provider
+    eks: aws.eks.Cluster
+    subnet_ids: list
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(CLUSTER_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec = args.cluster
+        if isinstance(spec.vpc, ExistingVpc):
+            self.subnet_ids = list(spec.vpc.subnet_ids)
+        else:
+            network = Network(f"{name}-net", NetworkArgs(vpc=spec.vpc, cluster_name=spec.name), opts=child)
+            self.subnet_ids = network.private_subnet_ids
+        role = aws.iam.Role(f"{name}-cluster", assume_role_policy=assume_role_policy("eks.amazonaws.com"), opts=child)
+        attachments = [
+            aws.iam.RolePolicyAttachment(f"{name}-cluster-{arn.rsplit('/', 1)[1]}", role=role.name, policy_arn=arn, opts=child)
+            for arn in CLUSTER_POLICIES
+        ]
+        self.eks = aws.eks.Cluster(
+            name,
+            name=spec.name,
+            version=spec.kubernetes_version,
+            role_arn=role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=self.subnet_ids, endpoint_private_access=True, endpoint_public_access=True
+            ),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
+            ),
+            enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
+        )
+        aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=self.eks.identities[0].oidcs[0].issuer,
+            client_id_lists=["sts.amazonaws.com"],
+            opts=child,
+        )
+        for addon in EKS_ADDONS:
+            aws.eks.Addon(f"{name}-{addon}", cluster_name=self.eks.name, addon_name=addon, opts=child)
+        self.name = self.eks.name
+        kubeconfig = pulumi.Output.all(self.eks.name, self.eks.endpoint, self.eks.certificate_authority.data).apply(
+            lambda args: eks_kubeconfig(*args)
+        )
+        self.provider = k8s.Provider(provider_name(name), kubeconfig=kubeconfig, opts=child)
+        self.register_outputs({"name": self.name})

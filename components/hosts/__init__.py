@@ -1,0 +1,1 @@
+"""Components that configure machines directly: AnsibleRun over SSH."""

@@ -1,0 +1,111 @@
+"""One style for every manifest the Kubernetes layer writes: plain dicts, built here.
+
+Object metadata with the fleet's managed-by labels, the app labels of the fleet's own workloads,
+container security, and the skeleton of a DaemonSet on every GPU node (the device plugin, GPU
+Feature Discovery and dcgm-exporter differ only in their pod spec).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from core.names import APP_LABEL, GPU_PRESENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, PART_OF_LABEL
+
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+NODE_CRITICAL = "system-node-critical"
+MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
+
+
+def object_meta(
+    name: str,
+    namespace: Optional[pulumi.Input[str]] = None,
+    labels: Optional[Mapping[str, str]] = None,
+    annotations: Optional[Mapping[str, str]] = None,
+) -> dict[str, Any]:
+    """metadata for an object of the fleet: managed-by unless `labels` says otherwise."""
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["labels"] = dict(MANAGED if labels is None else labels)
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def app_labels(app: str) -> dict[str, str]:
+    return {APP_LABEL: app, PART_OF_LABEL: MANAGED_BY, **MANAGED}
+
+
+def selector_labels(app: str) -> dict[str, str]:
+    return {APP_LABEL: app}
+
+
+def image(repository: str, tag: str) -> str:
+    return f"{repository}:{tag}"
+
+
+def restricted_container_security(read_only_root: bool = True, add_capabilities: list[str] | None = None) -> dict:
+    """No privilege escalation, every capability dropped (some added back only where needed)."""
+    context = {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": read_only_root,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    if add_capabilities:
+        context["capabilities"]["add"] = list(add_capabilities)
+    return context
+
+
+def gpu_node_affinity() -> dict:
+    """Required node affinity: GPU nodes only (every pool carries nvidia.com/gpu.present=true)."""
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": GPU_PRESENT_LABEL, "operator": "In", "values": ["true"]}]}
+                ]
+            }
+        }
+    }
+
+
+def gpu_pod_placement(tolerations: tuple[dict, ...]) -> dict:
+    """What puts a pod on every GPU node and nowhere else: affinity, the pools' tolerations, node-critical."""
+    return {
+        "priorityClassName": NODE_CRITICAL,
+        "affinity": gpu_node_affinity(),
+        "tolerations": [dict(t) for t in tolerations],
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+    }
+
+
+def workload_annotations(await_workloads: bool) -> dict[str, str]:
+    """Annotations for the fleet's DaemonSets: skip the engine's readiness wait where
+    cluster.awaitWorkloads is false (a control plane without kubelets never runs a pod)."""
+    return {} if await_workloads else {SKIP_AWAIT_ANNOTATION: "true"}
+
+
+def gpu_daemonset(
+    name: str,
+    *,
+    namespace: pulumi.Input[str],
+    pod_spec: dict,
+    await_workloads: bool,
+    opts: pulumi.ResourceOptions,
+) -> k8s.apps.v1.DaemonSet:
+    """A DaemonSet of the fleet's own on GPU nodes, rolled one node at a time."""
+    labels = app_labels(name)
+    return k8s.apps.v1.DaemonSet(
+        name,
+        metadata=object_meta(name, namespace, labels, workload_annotations(await_workloads)),
+        spec={
+            "selector": {"matchLabels": selector_labels(name)},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+        opts=opts,
+    )

@@ -1,0 +1,85 @@
+"""Names of the labels, annotations, taints and objects gpu-fleet stamps.
+
+They are an interface: schedulers, people and the policy pack read them, from this program or
+from any other that follows the same convention.
+"""
+
+PREFIX = "gpufleet.io"
+
+# Node (pool) labels.
+POOL_LABEL = f"{PREFIX}/pool"
+WORKLOAD_LABEL = f"{PREFIX}/workload"
+CAPACITY_LABEL = f"{PREFIX}/capacity"
+GPU_LABEL = f"{PREFIX}/gpu"
+DRIVER_LABEL = f"{PREFIX}/driver-version"
+SHARING_LABEL = f"{PREFIX}/sharing"
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"  # the NVIDIA MIG manager's convention: all-<profile>
+
+# Taints.
+GPU_TAINT_KEY = "nvidia.com/gpu"
+SPOT_TAINT_KEY = CAPACITY_LABEL
+TENANT_TAINT_KEY = f"{PREFIX}/tenant"
+
+# Tenant namespaces: label and annotations (lists are comma-separated).
+TENANT_LABEL = f"{PREFIX}/tenant"
+POOLS_ANNOTATION = f"{PREFIX}/pools"
+CUDA_ANNOTATION = f"{PREFIX}/cuda-versions"
+PRIORITY_ANNOTATION = f"{PREFIX}/priority"
+ISOLATION_ANNOTATION = f"{PREFIX}/isolation"
+
+# The fleet's own namespace and the pool inventory it publishes (data key POOL_INVENTORY_KEY,
+# a JSON list as components.pool_inventory.pool_inventory returns it).
+SYSTEM_NAMESPACE = "gpu-system"
+POOL_INVENTORY_CONFIGMAP = "gpufleet-node-pools"
+POOL_INVENTORY_KEY = "pools.json"
+
+# Labels of the objects the Kubernetes layer creates, and the app names its DaemonSets select on.
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "gpu-fleet"
+APP_LABEL = "app.kubernetes.io/name"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+DEVICE_PLUGIN_APP = "nvidia-device-plugin"
+GPU_FEATURE_DISCOVERY_APP = "gpu-feature-discovery"
+DCGM_EXPORTER_APP = "dcgm-exporter"
+
+# Pod Security admission (kubernetes.io), applied to the system and tenant namespaces.
+PSA_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+PSA_AUDIT_LABEL = "pod-security.kubernetes.io/audit"
+PSA_WARN_LABEL = "pod-security.kubernetes.io/warn"
+
+# Priority classes by tenant priority; tenants' namespaces carry the class name as an annotation
+# (Kubernetes has no per-namespace default, so admission or the team applies it).
+PRIORITY_CLASSES = {"critical": "gpufleet-critical", "standard": "gpufleet-standard", "batch": "gpufleet-batch"}
+PRIORITY_CLASS_ANNOTATION = f"{PREFIX}/priority-class"
+
+# The ResourceQuota each tenant namespace gets.
+TENANT_QUOTA = "gpufleet-quota"
+
+# Where a tenant finds how to reach its pools: nodeSelector and tolerations per pool.
+PLACEMENT_CONFIGMAP = "gpufleet-placement"
+PLACEMENT_KEY = "placement.json"
+
+# Cluster roles the fleet binds tenant principals to (via RoleBindings in the tenant namespace).
+TENANT_ADMIN_ROLE = "gpufleet-tenant-admin"
+TENANT_EDIT_ROLE = "gpufleet-tenant-edit"
+TENANT_VIEW_ROLE = "view"  # the built-in, read-only (no Secrets)
+
+# The device plugin's per-pool configs and the one an unlabeled GPU node falls back to.
+DEVICE_PLUGIN_CONFIGMAP = "nvidia-device-plugin-configs"
+DEVICE_PLUGIN_DEFAULT_CONFIG = "gpufleet-default"
+
+# Grafana's sidecar picks up dashboards from ConfigMaps with this label.
+GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
+
+# Extended resources the device plugin advertises; quotas on them take the requests.* form only.
+GPU_RESOURCE = "nvidia.com/gpu"
+MIG_RESOURCE_PREFIX = "nvidia.com/mig-"  # MIG strategy mixed: nvidia.com/mig-<profile>
+GPU_QUOTA_RESOURCE = f"requests.{GPU_RESOURCE}"
+
+# Capacity: the spec's word for spot, also the value of the spot taint and label.
+SPOT = "spot"
+
+# Who creates a pool's nodes (the pool inventory's managedBy): this stack, or something before it.
+MANAGED_EXTERNALLY = "existing"

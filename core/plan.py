@@ -1,0 +1,401 @@
+"""The fleet plan: every decision about pools and tenants, computed once from the spec.
+
+`plan_fleet(spec)` is pure and runs once per program (or `gpufleet` command). Each component
+gets only its own part (a PoolPlan, a TenantPlan, the union of GPU tolerations), and the policy
+pack and the CLI read the same names and values, so nothing derives a pool's labels or taints a
+second time. The pool inventory the cluster publishes is the serialized PoolPlan list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping, Optional
+
+from .access import PrincipalAccess, eks_access_plan
+from .facts import InstanceType
+from .names import (
+    CAPACITY_LABEL,
+    DEVICE_PLUGIN_CONFIG_LABEL,
+    DRIVER_LABEL,
+    GPU_LABEL,
+    GPU_PRESENT_LABEL,
+    GPU_QUOTA_RESOURCE,
+    GPU_RESOURCE,
+    GPU_TAINT_KEY,
+    MANAGED_BY,
+    MANAGED_EXTERNALLY,
+    MIG_CONFIG_LABEL,
+    MIG_RESOURCE_PREFIX,
+    POOL_LABEL,
+    PRIORITY_CLASSES,
+    SHARING_LABEL,
+    SPOT,
+    SPOT_TAINT_KEY,
+    TENANT_LABEL,
+    TENANT_TAINT_KEY,
+    WORKLOAD_LABEL,
+)
+from .spec import (
+    UBUNTU_OS,
+    AccessSpec,
+    ClusterSpec,
+    CostSpec,
+    DevicePluginSpec,
+    FleetSpec,
+    MonitoringSpec,
+    NodePoolSpec,
+    SharingSpec,
+    TenantSpec,
+)
+
+# The EKS API spells taint effects differently from Kubernetes.
+EKS_TAINT_EFFECTS = MappingProxyType(
+    {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
+)
+KUBERNETES_TAINT_EFFECTS = MappingProxyType({eks: k8s for k8s, eks in EKS_TAINT_EFFECTS.items()})
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: str  # Kubernetes spelling: NoSchedule, PreferNoSchedule, NoExecute
+
+    @staticmethod
+    def of(key: str, value: str, effect: str) -> "Taint":
+        """A taint read in either spelling of its effect (EKS NO_SCHEDULE or Kubernetes NoSchedule)."""
+        return Taint(key, value, KUBERNETES_TAINT_EFFECTS.get(effect, effect))
+
+    def as_kubernetes(self) -> dict:
+        return {"key": self.key, "value": self.value, "effect": self.effect}
+
+    def as_eks(self) -> dict:
+        return {"key": self.key, "value": self.value, "effect": EKS_TAINT_EFFECTS[self.effect]}
+
+    def as_toleration(self) -> dict:
+        return {"key": self.key, "operator": "Equal", "value": self.value, "effect": self.effect}
+
+    def as_flag(self) -> str:
+        """The kubelet's --register-with-taints spelling."""
+        return f"{self.key}={self.value}:{self.effect}"
+
+
+def gpus_per_node(catalog: list[InstanceType]) -> int:
+    """GPUs every node of a pool has at least (spot pools may mix sizes)."""
+    return min(t.gpus for t in catalog)
+
+
+def gpu_resource(sharing: SharingSpec) -> str:
+    """The extended resource a pod requests on the pool: MIG mixed names it per profile."""
+    if sharing.mode == "mig" and sharing.effective_mig_strategy == "mixed":
+        return f"{MIG_RESOURCE_PREFIX}{sharing.mig_profile}"
+    return GPU_RESOURCE
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """One node pool as every part of the fleet sees it."""
+
+    name: str
+    instance_types: tuple[str, ...]
+    catalog: tuple[InstanceType, ...]
+    """The facts of each instance type, in the spec's order (one GPU model per pool)."""
+    capacity: str
+    """on-demand or spot."""
+    capacity_type: str
+    """The EKS spelling: ON_DEMAND or SPOT."""
+    workload: str
+    min_size: int
+    desired_size: int
+    max_size: int
+    gpu: str
+    """The GPU model, as NVIDIA and AWS name it."""
+    gpus_per_node: int
+    driver_version: str
+    open_kernel_modules: bool
+    """Open modules where asked for and where the architecture supports them (Turing and newer)."""
+    sharing: SharingSpec
+    gpu_resource: str
+    """The extended resource a pod requests on the pool."""
+    gpu_units_per_node: int
+    """Units of gpu_resource a node advertises under the sharing mode (time-slicing: GPUs x replicas)."""
+    device_plugin_config: str
+    """The device plugin config a node of the pool selects (its nvidia.com/device-plugin.config label)."""
+    dedicated_tenant: Optional[str]
+    labels: Mapping[str, str]
+    taints: tuple[Taint, ...]
+    os: str
+    custom_ami: bool
+    """Ubuntu pools boot Canonical's EKS AMI: EKS has no managed AMI type for it."""
+    ami_type: str
+    image_id: Optional[str]
+    """The launch template's ImageId: the pool's amiId for a custom AMI, none for an EKS AMI type."""
+    disk_gib: int
+    efa: bool
+    efa_interfaces: int
+    """EFA interfaces the launch template attaches: what every instance type of the pool has."""
+    fabric_manager: bool
+    """Some instance type has NVSwitch, so NVIDIA fabric manager runs with the driver."""
+    ansible_vars: Mapping[str, Any]
+    """The variables playbooks/site.yml takes for the pool (names documented in playbooks/README.md)."""
+    managed_by: str
+    """gpu-fleet where this stack creates the pool's nodes; existing where they already exist."""
+
+    @property
+    def tolerations(self) -> list[dict]:
+        """Exactly the tolerations a pod needs to land on the pool."""
+        return [t.as_toleration() for t in self.taints]
+
+    @property
+    def shared(self) -> bool:
+        """Time-slicing or MIG: the pool advertises more units than it has GPUs."""
+        return self.sharing.mode in ("time-slicing", "mig")
+
+    def gpus(self, nodes: int) -> int:
+        return nodes * self.gpus_per_node
+
+    def inventory_entry(self) -> dict[str, Any]:
+        """The pool as the gpu-system/gpufleet-node-pools ConfigMap publishes it."""
+        return {
+            "name": self.name,
+            "instanceTypes": list(self.instance_types),
+            "capacity": self.capacity,
+            "capacityType": self.capacity_type,
+            "workload": self.workload,
+            "minSize": self.min_size,
+            "desiredSize": self.desired_size,
+            "maxSize": self.max_size,
+            "gpu": self.gpu,
+            "gpusPerNode": self.gpus_per_node,
+            "driverVersion": self.driver_version,
+            "sharing": self.sharing.model_dump(by_alias=True, exclude_none=True),
+            "efa": self.efa,
+            "labels": dict(self.labels),
+            "taints": [t.as_kubernetes() for t in self.taints],
+            "managedBy": self.managed_by,
+        }
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What a tenant's pod needs to land on one of its pools."""
+
+    pool: str
+    tolerations: tuple[dict, ...]
+    gpu_resource: str
+    sharing: str
+    priority_class: str
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        return {POOL_LABEL: self.pool}
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    """One tenant and what it is allowed."""
+
+    name: str
+    gpu_quota: int
+    cpu_quota: Optional[str]
+    memory_quota: Optional[str]
+    pools: tuple[str, ...]
+    cuda_versions: tuple[str, ...]
+    priority: str
+    priority_class: str
+    isolation: str
+    access: AccessSpec
+    placements: tuple[Placement, ...]
+    """One per pool, in the tenant's order."""
+    quota: Mapping[str, str]
+    """The ResourceQuota's hard limits: every GPU resource of its pools, CPU and memory where given."""
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    """The whole fleet, decided."""
+
+    cluster: ClusterSpec
+    pools: tuple[PoolPlan, ...]
+    tenants: tuple[TenantPlan, ...]
+    eks_access: tuple[PrincipalAccess, ...]
+    """One EKS access entry per IAM principal of the tenants (used where the cluster is EKS)."""
+    device_plugin: DevicePluginSpec
+    monitoring: MonitoringSpec
+    cost: CostSpec
+
+    def pool(self, name: str) -> PoolPlan:
+        return next(p for p in self.pools if p.name == name)
+
+    def tenant(self, name: str) -> TenantPlan:
+        return next(t for t in self.tenants if t.name == name)
+
+    @property
+    def gpu_taints(self) -> list[Taint]:
+        """The union of every pool's taints, in pool order, without duplicates."""
+        seen: list[Taint] = []
+        for pool in self.pools:
+            seen += [t for t in pool.taints if t not in seen]
+        return seen
+
+    @property
+    def gpu_tolerations(self) -> tuple[dict, ...]:
+        """Exactly the tolerations a per-GPU-node DaemonSet needs to reach every pool."""
+        return tuple(t.as_toleration() for t in self.gpu_taints)
+
+    def pool_inventory(self) -> list[dict[str, Any]]:
+        return [p.inventory_entry() for p in self.pools]
+
+
+# --- pools ------------------------------------------------------------------------------
+
+
+def _ami_type(install: str, custom_ami: bool) -> str:
+    """Ubuntu: CUSTOM (the launch template names the image). AL2023 with drivers.install ami: EKS's
+    NVIDIA AMI ships driver and toolkit. ansible: the standard AMI, drivers at boot."""
+    if custom_ami:
+        return "CUSTOM"
+    return "AL2023_x86_64_NVIDIA" if install == "ami" else "AL2023_x86_64_STANDARD"
+
+
+def _units_per_node(sharing: SharingSpec, gpus: int) -> int:
+    return gpus * sharing.replicas if sharing.mode == "time-slicing" else gpus
+
+
+def _labels(pool: NodePoolSpec, gpu: str, driver: str, owner: Optional[str]) -> dict[str, str]:
+    labels = {
+        POOL_LABEL: pool.name,
+        WORKLOAD_LABEL: pool.workload,
+        CAPACITY_LABEL: pool.capacity,
+        GPU_LABEL: gpu,
+        DRIVER_LABEL: driver,
+        GPU_PRESENT_LABEL: "true",
+        DEVICE_PLUGIN_CONFIG_LABEL: pool.name,
+        SHARING_LABEL: pool.sharing.mode,
+    }
+    if pool.sharing.mode == "mig":
+        labels[MIG_CONFIG_LABEL] = f"all-{pool.sharing.mig_profile}"
+    if owner is not None:
+        labels[TENANT_LABEL] = owner
+    return {**pool.labels, **labels}
+
+
+def _taints(pool: NodePoolSpec, owner: Optional[str]) -> tuple[Taint, ...]:
+    taints = [Taint(GPU_TAINT_KEY, "true", "NoSchedule")]
+    if pool.capacity == SPOT:
+        taints.append(Taint(SPOT_TAINT_KEY, SPOT, "NoSchedule"))
+    if owner is not None:
+        taints.append(Taint(TENANT_TAINT_KEY, owner, "NoSchedule"))
+    return (*taints, *(Taint(t.key, t.value, t.effect) for t in pool.taints))
+
+
+def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
+    catalog = tuple(pool.catalog())
+    itype = catalog[0]  # the spec guarantees one GPU model per pool
+    owner = spec.dedicated_tenant(pool)
+    owner_name = owner.name if owner is not None else None
+    driver = pool.driver_version or spec.drivers.version
+    per_node = gpus_per_node(list(catalog))
+    open_modules = spec.drivers.open_kernel_modules and itype.gpu.architecture.open_kernel_modules
+    fabric_manager = any(t.nvswitch for t in catalog)
+    custom_ami = pool.os in UBUNTU_OS
+    return PoolPlan(
+        name=pool.name,
+        instance_types=tuple(pool.instance_types),
+        catalog=catalog,
+        capacity=pool.capacity,
+        capacity_type="SPOT" if pool.capacity == SPOT else "ON_DEMAND",
+        workload=pool.workload,
+        min_size=pool.min_size,
+        desired_size=pool.desired,
+        max_size=pool.max_size,
+        gpu=itype.gpu.model,
+        gpus_per_node=per_node,
+        driver_version=driver,
+        open_kernel_modules=open_modules,
+        sharing=pool.sharing,
+        gpu_resource=gpu_resource(pool.sharing),
+        gpu_units_per_node=_units_per_node(pool.sharing, per_node),
+        device_plugin_config=pool.name,
+        dedicated_tenant=owner_name,
+        labels=MappingProxyType(_labels(pool, itype.gpu.model, driver, owner_name)),
+        taints=_taints(pool, owner_name),
+        os=pool.os,
+        custom_ami=custom_ami,
+        ami_type=_ami_type(spec.drivers.install, custom_ami),
+        image_id=pool.ami_id if custom_ami else None,
+        disk_gib=pool.disk_gib,
+        efa=pool.efa,
+        efa_interfaces=min(t.efa_interfaces for t in catalog) if pool.efa else 0,
+        fabric_manager=fabric_manager,
+        ansible_vars=MappingProxyType(
+            {
+                "gpufleet_install": spec.drivers.install == "ansible",
+                "nvidia_driver_version": driver,
+                "nvidia_driver_open_kernel_modules": open_modules,
+                "nvidia_driver_gpu_architecture": itype.gpu.architecture.name,
+                "nvidia_container_toolkit_version": spec.drivers.container_toolkit,
+                "nvidia_fabric_manager_enabled": fabric_manager,
+                "gpu_verify_expected_gpu_count": per_node,
+                "gpu_verify_expected_gpu_model": itype.gpu.model,
+            }
+        ),
+        managed_by=MANAGED_BY if spec.cluster.mode == "eks" else MANAGED_EXTERNALLY,
+    )
+
+
+# --- tenants ----------------------------------------------------------------------------
+
+
+def _quota(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> dict[str, str]:
+    """Extended resources only take a requests.* quota; every GPU resource of the tenant's pools."""
+    hard = {f"requests.{pools[name].gpu_resource}": str(tenant.gpu_quota) for name in tenant.pools}
+    hard[GPU_QUOTA_RESOURCE] = str(tenant.gpu_quota)
+    if tenant.cpu_quota is not None:
+        hard["requests.cpu"] = tenant.cpu_quota
+    if tenant.memory_quota is not None:
+        hard["requests.memory"] = tenant.memory_quota
+    return dict(sorted(hard.items()))
+
+
+def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
+    priority_class = PRIORITY_CLASSES[tenant.priority]
+    return TenantPlan(
+        name=tenant.name,
+        gpu_quota=tenant.gpu_quota,
+        cpu_quota=tenant.cpu_quota,
+        memory_quota=tenant.memory_quota,
+        pools=tuple(tenant.pools),
+        cuda_versions=tuple(tenant.cuda_versions),
+        priority=tenant.priority,
+        priority_class=priority_class,
+        isolation=tenant.isolation,
+        access=tenant.access,
+        placements=tuple(
+            Placement(
+                pool=name,
+                tolerations=tuple(pools[name].tolerations),
+                gpu_resource=pools[name].gpu_resource,
+                sharing=pools[name].sharing.mode,
+                priority_class=priority_class,
+            )
+            for name in tenant.pools
+        ),
+        quota=MappingProxyType(_quota(tenant, pools)),
+    )
+
+
+def plan_fleet(spec: FleetSpec) -> FleetPlan:
+    """Every pool and tenant decision of the fleet, once."""
+    pools = tuple(plan_pool(spec, pool) for pool in spec.node_pools)
+    by_name = {p.name: p for p in pools}
+    return FleetPlan(
+        cluster=spec.cluster,
+        pools=pools,
+        tenants=tuple(plan_tenant(t, by_name) for t in spec.tenants),
+        eks_access=tuple(eks_access_plan(spec.tenants)),
+        device_plugin=spec.device_plugin,
+        monitoring=spec.monitoring,
+        cost=spec.cost,
+    )

@@ -1,0 +1,106 @@
+"""The one boundary where raw stack config becomes a FleetSpec, or one clear SpecError.
+
+Errors name the config path as users wrote it (`nodePools[1].instanceTypes[0]`) and the bad
+value; callers print them once, without a traceback, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+from pydantic import ValidationError
+
+from .spec import VPC_TAGS, FleetSpec, cross_field_errors
+
+NAMESPACE = "gpu-fleet"
+PROGRAM_CONFIG = "pulumi config"  # how errors name the config of a running program
+
+
+class SpecError(Exception):
+    """Invalid fleet config: a list of (path, message) problems."""
+
+    def __init__(self, problems: Iterable[tuple[str, str]], source: str = "") -> None:
+        self.problems = list(problems)
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        prefix = f"{self.source}: " if self.source else ""
+        return "\n".join(f"{prefix}{path}: {message}" if path else f"{prefix}{message}" for path, message in self.problems)
+
+
+def _path(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        if part in VPC_TAGS:
+            continue
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required"
+    message = error["msg"]
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    return f"{message[0].lower()}{message[1:]}, got {json.dumps(error.get('input'), default=str)}"
+
+
+def parse_spec(config: Mapping[str, Any], source: str = "") -> FleetSpec:
+    """Validates the `gpu-fleet:*` config (namespace already stripped) into a FleetSpec."""
+    try:
+        spec = FleetSpec.model_validate(dict(config))
+    except ValidationError as exc:
+        raise SpecError([(_path(e["loc"]), _message(e)) for e in exc.errors()], source) from None
+    problems = cross_field_errors(spec)
+    if problems:
+        raise SpecError(problems, source)
+    return spec
+
+
+def namespaced_config(config: Mapping[str, Any], source: str = "") -> dict[str, Any]:
+    """Picks `gpu-fleet:<key>` entries out of a whole Pulumi config mapping."""
+    picked = {}
+    for key, value in config.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace == NAMESPACE:
+            picked[name] = value
+    if not picked:
+        raise SpecError([("", f"no '{NAMESPACE}:*' keys in the stack config")], source)
+    return picked
+
+
+def load_stack_file(path: str | Path) -> FleetSpec:
+    """Reads a Pulumi stack config file (stacks/Pulumi.<env>.yaml or any copy of one)."""
+    source = str(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except OSError as exc:
+        raise SpecError([("", f"cannot read stack config: {exc.strerror}")], source) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([("", f"not valid YAML: {exc}")], source) from None
+    if not isinstance(document, Mapping) or not isinstance(document.get("config"), Mapping):
+        raise SpecError([("config", "a stack config file needs a 'config:' mapping")], source)
+    return parse_spec(namespaced_config(document["config"], source), source)
+
+
+def parse_program_config(raw: Mapping[str, Any]) -> FleetSpec:
+    """The running Pulumi program's whole config (structured values arrive as JSON text)."""
+    config = {}
+    for key, value in namespaced_config(raw, PROGRAM_CONFIG).items():
+        try:
+            config[key] = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            config[key] = value
+    return parse_spec(config, PROGRAM_CONFIG)

@@ -1,0 +1,40 @@
+"""The offline plan: what a stack config turns into, as data for text, JSON and policy checks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from core.capacity import capacity_report
+from core.cost import cost_report, fleet_cost
+from core.plan import FleetPlan
+
+from ..offline import OfflineRun
+
+
+def tenant_summary(plan: FleetPlan) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": t.name,
+            "gpuQuota": t.gpu_quota,
+            "pools": list(t.pools),
+            "priority": t.priority,
+            "isolation": t.isolation,
+            "cudaVersions": list(t.cuda_versions),
+        }
+        for t in plan.tenants
+    ]
+
+
+def build_plan(run: OfflineRun, violations: list[dict] | None = None) -> dict[str, Any]:
+    custom = run.custom_resources
+    return {
+        "stack": run.stack,
+        "resources": len(custom),
+        "resourcesByType": dict(sorted(Counter(r.type for r in custom).items())),
+        "nodePools": run.plan.pool_inventory(),
+        "tenants": tenant_summary(run.plan),
+        "cost": cost_report(fleet_cost(run.plan)),
+        "capacity": capacity_report(run.plan),
+        "violations": violations or [],
+    }

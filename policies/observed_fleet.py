@@ -1,0 +1,280 @@
+"""The fleet as the policies see it: node pools and tenants read back from resources.
+
+Pools come from EKS node groups (their gpufleet.io labels, instance types and taints) or, for
+existing clusters, from the gpu-system/gpufleet-node-pools inventory ConfigMap. Tenants are
+Namespaces labelled gpufleet.io/tenant with their annotations. Whoever created the resources,
+the same reading applies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+from core import names
+from core.facts import Gpu, InstanceType, load_facts
+from core.plan import Taint, gpus_per_node
+
+from . import resource_types
+from .props import annotations, as_int, get, items, labels, mapping, parse_document, split_list
+
+
+@dataclass
+class Pool:
+    name: str
+    urn: str
+    source: str  # "nodegroup" or "inventory"
+    instance_types: list[str]
+    gpu_model: Optional[str]
+    driver: Optional[str]
+    capacity: Optional[str]  # spot | on-demand
+    workload: Optional[str]
+    sharing: Optional[str]
+    mig_profile: Optional[str]
+    replicas: Optional[int]  # time-slicing replicas, where the inventory says
+    max_size: Optional[int]
+    taints: list[Taint]
+    labels: dict
+    managed_by: Optional[str] = None
+
+    @property
+    def catalog(self) -> list[InstanceType]:
+        facts = load_facts()
+        return [t for name in self.instance_types if (t := facts.instance_type(name)) is not None]
+
+    @property
+    def gpu(self) -> Optional[Gpu]:
+        if self.gpu_model:
+            found = load_facts().gpu(self.gpu_model)
+            if found is not None:
+                return found
+        catalog = self.catalog
+        return catalog[0].gpu if catalog else None
+
+    @property
+    def is_gpu(self) -> bool:
+        return bool(self.catalog) or self.labels.get(names.GPU_PRESENT_LABEL) == "true" or self.gpu_model is not None
+
+    @property
+    def gpus_per_node(self) -> Optional[int]:
+        catalog = self.catalog
+        return gpus_per_node(catalog) if catalog else None
+
+    @property
+    def shared(self) -> bool:
+        """Time-slicing or MIG: more units than GPUs (as core.plan.PoolPlan.shared)."""
+        return self.sharing in ("time-slicing", "mig")
+
+    @property
+    def label(self) -> str:
+        return f"pool '{self.name}'"
+
+
+@dataclass
+class Tenant:
+    name: str
+    namespace: Optional[str]
+    urn: str
+    pools: list[str]
+    cuda_versions: list[str]
+    priority: Optional[str]
+    isolation: list[str]
+    labels: dict
+
+
+@dataclass
+class Fleet:
+    """Pools, tenants and the stack's resources, indexed once by type and by (type, namespace)."""
+
+    pools: dict[str, Pool] = field(default_factory=dict)
+    tenants: list[Tenant] = field(default_factory=list)
+    resources: list[Any] = field(default_factory=list)
+    by_type: dict[str, list[Any]] = field(default_factory=dict)
+    inventory_order: list[str] = field(default_factory=list)
+    """Pool names in the inventory ConfigMap's order (the spec's order), where the stack has one."""
+    _by_namespace: Optional[dict[tuple[str, str], list[Any]]] = field(default=None, repr=False)
+
+    def of_type(self, resource_type: str) -> list[Any]:
+        return self.by_type.get(resource_type, [])
+
+    def in_namespace(self, resource_type: str, namespace: Optional[str]) -> list[Any]:
+        """Resources of the type in the namespace (none given: "default"), in stack order."""
+        if self._by_namespace is None:
+            index: dict[tuple[str, str], list[Any]] = {}
+            for r in self.resources:
+                index.setdefault((r.resource_type, get(r.props, "metadata", "namespace") or "default"), []).append(r)
+            self._by_namespace = index
+        return self._by_namespace.get((resource_type, namespace), [])
+
+
+_MIG_CONFIG = re.compile(r"^all-(?P<profile>\d+g\.\d+gb)$")
+
+
+def _taints(raw: Iterable[Any]) -> list[Taint]:
+    found = []
+    for taint in raw:
+        key = get(taint, "key")
+        if key is None:
+            continue
+        found.append(Taint.of(str(key), str(get(taint, "value") or ""), str(get(taint, "effect") or "")))
+    return found
+
+
+def mig_profile_of(pool_labels: dict) -> Optional[str]:
+    match = _MIG_CONFIG.match(str(pool_labels.get(names.MIG_CONFIG_LABEL, "")))
+    return match.group("profile") if match else None
+
+
+def pool_from_node_group(resource_type: str, props: Any, urn: str, name: str) -> Pool:
+    lbl = mapping(props, "labels")
+    capacity_type = get(props, "capacityType")
+    if capacity_type is None:
+        capacity = lbl.get(names.CAPACITY_LABEL) or "on-demand"  # EKS defaults to ON_DEMAND
+    else:
+        capacity = names.SPOT if str(capacity_type).upper() == "SPOT" else "on-demand"
+    return Pool(
+        name=lbl.get(names.POOL_LABEL) or get(props, "nodeGroupName") or name,
+        urn=urn,
+        source="nodegroup",
+        instance_types=[str(t) for t in items(props, "instanceTypes")],
+        gpu_model=lbl.get(names.GPU_LABEL),
+        driver=lbl.get(names.DRIVER_LABEL),
+        capacity=capacity,
+        workload=lbl.get(names.WORKLOAD_LABEL),
+        sharing=lbl.get(names.SHARING_LABEL),
+        mig_profile=mig_profile_of(lbl),
+        replicas=None,
+        max_size=as_int(get(props, "scalingConfig", "maxSize")),
+        taints=_taints(items(props, "taints")),
+        labels=lbl,
+        managed_by=names.MANAGED_BY,
+    )
+
+
+def is_pool_inventory(props: Any) -> bool:
+    return get(props, "metadata", "name") == names.POOL_INVENTORY_CONFIGMAP and (
+        get(props, "metadata", "namespace") in (None, names.SYSTEM_NAMESPACE)
+    )
+
+
+def pools_from_inventory(props: Any, urn: str) -> list[Pool]:
+    """The pools of the inventory ConfigMap (data key pools.json); [] when unknown or malformed."""
+    entries = parse_document(get(props, "data", names.POOL_INVENTORY_KEY))
+    if not isinstance(entries, list):
+        return []
+    pools = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("name"):
+            continue
+        lbl = dict(entry.get("labels") or {})
+        sharing = entry.get("sharing") or {}
+        pools.append(
+            Pool(
+                name=str(entry["name"]),
+                urn=urn,
+                source="inventory",
+                instance_types=[str(t) for t in entry.get("instanceTypes") or []],
+                gpu_model=entry.get("gpu") or lbl.get(names.GPU_LABEL),
+                driver=entry.get("driverVersion") or lbl.get(names.DRIVER_LABEL),
+                capacity=entry.get("capacity") or (names.SPOT if entry.get("capacityType") == "SPOT" else "on-demand"),
+                workload=entry.get("workload") or lbl.get(names.WORKLOAD_LABEL),
+                sharing=sharing.get("mode") or lbl.get(names.SHARING_LABEL),
+                mig_profile=sharing.get("migProfile") or mig_profile_of(lbl),
+                replicas=as_int(sharing.get("replicas")),
+                max_size=as_int(entry.get("maxSize")),
+                taints=_taints(entry.get("taints") or []),
+                labels=lbl,
+                managed_by=entry.get("managedBy"),
+            )
+        )
+    return pools
+
+
+def pools_of_resource(resource_type: str, props: Any, urn: str, name: str) -> list[Pool]:
+    """The pools a resource describes: a node group, or the inventory's pools whose nodes this stack
+    does not create (those are judged through their node groups)."""
+    if resource_type == resource_types.NODE_GROUP:
+        return [pool_from_node_group(resource_type, props, urn, name)]
+    if resource_type == resource_types.CONFIG_MAP and is_pool_inventory(props):
+        return [p for p in pools_from_inventory(props, urn) if p.managed_by != names.MANAGED_BY]
+    return []
+
+
+def device_plugin_configs(props: Any) -> dict[str, dict]:
+    """Device plugin configs in a ConfigMap (data entries with `version: v1` and flags/sharing)."""
+    found = {}
+    for key, text in mapping(props, "data").items():
+        document = parse_document(text)
+        if isinstance(document, dict) and document.get("version") == "v1" and ("sharing" in document or "flags" in document):
+            found[str(key).removesuffix(".yaml").removesuffix(".yml")] = document
+    return found
+
+
+def tenant_from_namespace(props: Any, urn: str) -> Optional[Tenant]:
+    lbl = labels(props)
+    name = lbl.get(names.TENANT_LABEL)
+    if not name:
+        return None
+    notes = annotations(props)
+    return Tenant(
+        name=str(name),
+        namespace=get(props, "metadata", "name") or str(name),
+        urn=urn,
+        pools=split_list(notes.get(names.POOLS_ANNOTATION)),
+        cuda_versions=split_list(notes.get(names.CUDA_ANNOTATION)),
+        priority=notes.get(names.PRIORITY_ANNOTATION),
+        isolation=split_list(notes.get(names.ISOLATION_ANNOTATION)),
+        labels=lbl,
+    )
+
+
+# The fleet of the resources last read, so that the stack policies of one evaluation (which
+# `gpufleet check` hands the same resource objects) share one reading and one index. The engine
+# hands each policy freshly deserialized objects, which simply miss. Keyed on the objects'
+# identities; the list is held, so the identities stay theirs.
+_last: tuple[tuple[int, ...], list[Any], Fleet] | None = None
+
+
+def fleet_of(resources: list[Any]) -> Fleet:
+    """Pools (node groups first, then inventory pools not already known) and tenants of a stack."""
+    global _last
+    key = tuple(map(id, resources))
+    if _last is not None and _last[0] == key:
+        return _last[2]
+    fleet = _read_fleet(list(resources))
+    _last = (key, fleet.resources, fleet)
+    return fleet
+
+
+def _read_fleet(resources: list[Any]) -> Fleet:
+    fleet = Fleet(resources=resources)
+    for r in resources:
+        fleet.by_type.setdefault(r.resource_type, []).append(r)
+    for r in fleet.of_type(resource_types.NODE_GROUP):
+        pool = pool_from_node_group(r.resource_type, r.props, r.urn, r.name)
+        fleet.pools.setdefault(pool.name, pool)
+    for r in resources:
+        if r.resource_type == resource_types.CONFIG_MAP and is_pool_inventory(r.props):
+            for pool in pools_from_inventory(r.props, r.urn):
+                fleet.pools.setdefault(pool.name, pool)
+                fleet.inventory_order.append(pool.name)
+        elif r.resource_type == resource_types.NAMESPACE:
+            tenant = tenant_from_namespace(r.props, r.urn)
+            if tenant is not None:
+                fleet.tenants.append(tenant)
+    return fleet
+
+
+def tenant_pools(fleet: Fleet, tenant: Tenant) -> list[Pool]:
+    """The known pools a tenant may use (pools the stack does not describe are skipped)."""
+    return [fleet.pools[name] for name in tenant.pools if name in fleet.pools]
+
+
+def quota_of(fleet: Fleet, tenant: Tenant) -> tuple[Optional[Any], Optional[int]]:
+    """The ResourceQuota holding requests.nvidia.com/gpu in the tenant's namespace, and its value."""
+    for quota in fleet.in_namespace(resource_types.RESOURCE_QUOTA, tenant.namespace):
+        hard = mapping(quota.props, "spec", "hard")
+        if names.GPU_QUOTA_RESOURCE in hard:
+            return quota, as_int(hard[names.GPU_QUOTA_RESOURCE])
+    return None, None

@@ -1,0 +1,179 @@
+"""The fleet plan: every pool's taints, labels, AMI type, capacity, EFA, driver; every tenant's quota and placement."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.facts import load_facts
+from core.plan import Taint
+from fleet_fixtures import STACKS, plan_of, stack_config
+
+
+def prod():
+    return plan_of(stack_config("prod"))
+
+
+def test_every_gpu_pool_has_the_gpu_taint_and_spot_pools_the_spot_taint():
+    for pool in prod().pools:
+        taints = {(t.key, t.value, t.effect) for t in pool.taints}
+        assert ("nvidia.com/gpu", "true", "NoSchedule") in taints
+        assert (("gpufleet.io/capacity", "spot", "NoSchedule") in taints) == (pool.capacity == "spot")
+
+
+def test_dedicated_pool_is_tainted_and_labelled_for_its_tenant():
+    plan = prod()
+    pool = plan.pool("training-h100")
+    assert Taint("gpufleet.io/tenant", "foundation-models", "NoSchedule") in pool.taints
+    assert pool.labels["gpufleet.io/tenant"] == "foundation-models"
+    assert pool.dedicated_tenant == "foundation-models"
+    assert "gpufleet.io/tenant" not in plan.pool("batch-a10g").labels
+    assert plan.pool("batch-a10g").dedicated_tenant is None
+
+
+def test_extra_taints_come_after_the_fleet_taints_in_both_spellings():
+    config = stack_config("dev")
+    config["nodePools"][0]["taints"] = [{"key": "example.com/team", "value": "a", "effect": "NoExecute"}]
+    pool = plan_of(config).pools[0]
+    taints = pool.taints
+    assert [t.key for t in taints] == ["nvidia.com/gpu", "gpufleet.io/capacity", "example.com/team"]
+    assert taints[-1].as_eks() == {"key": "example.com/team", "value": "a", "effect": "NO_EXECUTE"}
+    assert Taint.of("example.com/team", "a", "NO_EXECUTE") == taints[-1] == Taint.of("example.com/team", "a", "NoExecute")
+    assert pool.tolerations[-1] == {
+        "key": "example.com/team", "operator": "Equal", "value": "a", "effect": "NoExecute"
+    }
+
+
+def test_labels_describe_the_pool():
+    labels = prod().pool("inference-h100").labels
+    assert labels["gpufleet.io/pool"] == "inference-h100"
+    assert labels["gpufleet.io/workload"] == "inference"
+    assert labels["gpufleet.io/capacity"] == "on-demand"
+    assert labels["gpufleet.io/gpu"] == "H100"
+    assert labels["gpufleet.io/driver-version"] == "570.133.20"
+    assert labels["nvidia.com/gpu.present"] == "true"
+    assert labels["nvidia.com/device-plugin.config"] == "inference-h100"
+    assert labels["nvidia.com/mig.config"] == "all-3g.40gb"
+
+
+def test_fleet_labels_win_over_user_labels():
+    config = stack_config("dev")
+    config["nodePools"][0]["labels"] = {"gpufleet.io/pool": "spoofed", "team": "ml"}
+    labels = plan_of(config).pools[0].labels
+    assert labels["gpufleet.io/pool"] == "dev-a10g" and labels["team"] == "ml"
+
+
+def test_driver_override_per_pool():
+    config = stack_config("prod")
+    config["nodePools"][0]["driverVersion"] = "575.51.03"
+    plan = plan_of(config)
+    assert plan.pools[0].driver_version == "575.51.03"
+    assert plan.pools[0].labels["gpufleet.io/driver-version"] == "575.51.03"
+    assert plan.pools[0].ansible_vars["nvidia_driver_version"] == "575.51.03"
+    assert plan.pools[1].driver_version == "570.133.20"
+
+
+def test_ami_type_follows_driver_install_mode():
+    config = stack_config("dev")
+    pool = plan_of(config).pools[0]
+    assert pool.ami_type == "AL2023_x86_64_STANDARD" and pool.ansible_vars["gpufleet_install"] is True
+    assert pool.image_id is None
+    config["drivers"]["install"] = "ami"
+    pool = plan_of(config).pools[0]
+    assert pool.ami_type == "AL2023_x86_64_NVIDIA" and pool.ansible_vars["gpufleet_install"] is False
+
+
+def test_ubuntu_pools_boot_their_own_ami():
+    plan = plan_of(stack_config("staging"))
+    pool = plan.pool("inference-l4-ubuntu")
+    assert pool.custom_ami and not plan.pool("inference-l4").custom_ami
+    assert pool.ami_type == "CUSTOM"
+    assert pool.image_id == "ami-0123456789abcdef0"
+
+
+def test_capacity_type():
+    plan = prod()
+    assert plan.pool("inference-l4").capacity_type == "ON_DEMAND"
+    assert plan.pool("training-h100").capacity_type == "SPOT"
+
+
+def test_efa_interfaces_are_the_least_any_type_of_the_pool_has():
+    plan = prod()
+    facts = load_facts()
+    assert plan.pool("training-h100").efa_interfaces == facts.instance_type("p5.48xlarge").efa_interfaces == 32
+    assert plan.pool("training-a100").efa_interfaces == 4
+    assert plan.pool("inference-h100").efa_interfaces == 0  # efa not asked for
+
+
+def test_gpus_per_node_is_the_smallest_type():
+    config = stack_config("dev")
+    config["nodePools"][0]["instanceTypes"] = ["g5.12xlarge", "g5.48xlarge"]
+    pool = plan_of(config).pools[0]
+    assert pool.gpus_per_node == 4 == pool.ansible_vars["gpu_verify_expected_gpu_count"]
+    assert pool.gpus(3) == 12
+
+
+def test_open_kernel_modules_only_where_the_architecture_supports_them():
+    config = stack_config("dev")
+    config["nodePools"][0]["instanceTypes"] = ["p3.2xlarge"]
+    assert plan_of(config).pools[0].open_kernel_modules is False
+    assert prod().pools[0].open_kernel_modules is True
+
+
+def test_fabric_manager_only_on_nvswitch_types():
+    plan = prod()
+    assert plan.pool("training-h100").fabric_manager is True
+    assert plan.pool("batch-a10g").fabric_manager is False
+
+
+def test_units_a_node_advertises_follow_the_sharing_mode():
+    plan = plan_of(stack_config("local"))
+    l4 = plan.pool("inference-l4")  # time-slicing, 4 replicas per GPU
+    assert (l4.gpu_resource, l4.gpu_units_per_node) == ("nvidia.com/gpu", l4.gpus_per_node * 4)
+    a100 = plan.pool("training-a100")  # MIG single: slices are advertised as nvidia.com/gpu
+    assert a100.gpu_resource == "nvidia.com/gpu" and a100.shared
+    config = stack_config("local")
+    config["nodePools"][1]["sharing"] = {"mode": "mig", "migStrategy": "mixed", "migProfile": "1g.5gb"}
+    assert plan_of(config).pool("training-a100").gpu_resource == "nvidia.com/mig-1g.5gb"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_inventory_is_the_serialized_pool_plans(stack):
+    plan = plan_of(stack_config(stack))
+    inventory = plan.pool_inventory()
+    assert [entry["name"] for entry in inventory] == [p.name for p in plan.pools]
+    for entry, pool in zip(inventory, plan.pools):
+        assert entry["labels"] == dict(pool.labels)
+        assert entry["taints"] == [t.as_kubernetes() for t in pool.taints]
+        assert entry["managedBy"] == ("gpu-fleet" if plan.cluster.mode == "eks" else "existing")
+
+
+# --- tenants ----------------------------------------------------------------------------
+
+
+def test_quota_values():
+    plan = prod()
+    assert dict(plan.tenant("search-serving").quota) == {
+        "requests.cpu": "192",
+        "requests.memory": "1536Gi",
+        "requests.nvidia.com/gpu": "24",
+    }
+    assert dict(plan.tenant("foundation-models").quota) == {"requests.nvidia.com/gpu": "64"}
+    assert not any(k.startswith("limits.") for t in plan.tenants for k in t.quota)
+
+
+def test_quota_covers_mixed_mig_resources():
+    config = stack_config("local")
+    config["nodePools"][1]["sharing"] = {"mode": "mig", "migStrategy": "mixed", "migProfile": "1g.5gb"}
+    research = plan_of(config).tenants[1]
+    assert dict(research.quota) == {"requests.nvidia.com/gpu": "8", "requests.nvidia.com/mig-1g.5gb": "8"}
+    assert research.placements[0].gpu_resource == "nvidia.com/mig-1g.5gb"
+
+
+def test_placements_carry_each_pool_tolerations_and_the_tenant_priority_class():
+    plan = prod()
+    tenant = plan.tenant("search-serving")
+    assert [p.pool for p in tenant.placements] == list(tenant.pools)
+    for placement in tenant.placements:
+        assert list(placement.tolerations) == plan.pool(placement.pool).tolerations
+        assert placement.node_selector == {"gpufleet.io/pool": placement.pool}
+        assert placement.priority_class == tenant.priority_class == "gpufleet-critical"
