@@ -1,20 +1,21 @@
 """Golden files: every artifact `gpufleet render` writes, per example stack, diffed, and the
 sorted URN list of every resource (urns.txt): a URN change replaces resources on `pulumi up`.
 
-Regenerate after an intended change with:  GPUFLEET_UPDATE_GOLDEN=1 pytest tests/k8s
+Regenerate after an intended change with:  GPUFLEET_UPDATE_GOLDEN=1 pytest tests/gpufleet/test_render_golden.py
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+from pathlib import Path
 
 import pytest
 
 from gpufleet.render import render_artifacts
-from fleet_fixtures import ROOT, STACKS, stack_run
+from fleet_fixtures import STACKS, stack_run
 
-GOLDEN = ROOT / "tests" / "golden"
+GOLDEN = Path(__file__).resolve().parent / "golden"
 URN_LIST = "urns.txt"
 UPDATE = os.environ.get("GPUFLEET_UPDATE_GOLDEN") == "1"
 
@@ -66,7 +67,7 @@ def test_render_matches_golden(stack):
         _write(directory, actual)
     diff = golden_diff(_existing(directory), actual)
     assert not diff, (
-        f"rendered artifacts of stack '{stack}' differ from tests/golden/{stack} "
+        f"rendered artifacts of stack '{stack}' differ from tests/gpufleet/golden/{stack} "
         f"(GPUFLEET_UPDATE_GOLDEN=1 to accept):\n{diff}"
     )
 

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 
-from components.hosts.ansible_run import (
-    AnsibleRunError,
-    AnsibleRunProvider,
-    normalize_inventory,
-    bundle_hash,
-    recap_from_stats,
-)
-from playbook_helpers import FIXTURES, PLAYBOOKS
+from components.hosts.ansible_run import AnsibleRunError, AnsibleRunProvider, normalize_inventory, recap_from_stats
+from core.assets import PLAYBOOKS_DIR
+from core.bundle import bundle_hash
 
-PLAY = FIXTURES / "provider" / "play.yml"
+PLAY = Path(__file__).resolve().parent / "fixtures" / "provider" / "play.yml"
 LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
 
 
@@ -30,25 +26,6 @@ def _props(tmp_path, **overrides):
         "bundle_hash": bundle_hash(PLAY.parent),
         **overrides,
     }
-
-
-def test_bundle_hash_is_stable_and_follows_content(tmp_path):
-    bundle = tmp_path / "playbooks"
-    shutil.copytree(PLAYBOOKS, bundle, ignore=shutil.ignore_patterns("__pycache__"))
-    first = bundle_hash(bundle)
-    assert first == bundle_hash(bundle)
-    assert len(first) == 64 and set(first) <= set("0123456789abcdef")
-    (bundle / "roles" / "gpu_verify" / "__pycache__").mkdir()
-    (bundle / "roles" / "gpu_verify" / "__pycache__" / "x.pyc").write_bytes(b"cache")
-    assert bundle_hash(bundle) == first
-    defaults = bundle / "roles" / "nvidia_driver" / "defaults" / "main.yml"
-    defaults.write_text(defaults.read_text().replace("570.133.20", "570.172.08"))
-    edited = bundle_hash(bundle)
-    assert edited != first
-    defaults.rename(defaults.with_name("other.yml"))
-    assert bundle_hash(bundle) not in (first, edited)
-    with pytest.raises(ValueError, match="not a directory"):
-        bundle_hash(tmp_path / "missing")
 
 
 def test_inventory_forms():
@@ -93,7 +70,7 @@ def test_create_diff_update(tmp_path):
         "bundle_hash": "0" * 64,
         "extra_vars": {"marker_dir": str(tmp_path / "out"), "marker_text": "v2"},
         "inventory": [{"name": "gpu-a", **LOCAL}],
-        "playbook": str(PLAYBOOKS / "site.yml"),
+        "playbook": str(PLAYBOOKS_DIR / "site.yml"),
     }.items():
         d = provider.diff(created.id, olds, {**_props(tmp_path), key: value})
         assert d.changes is True, key
