@@ -22,6 +22,7 @@ from .aws.node_pool import GpuNodePool, NodePoolArgs
 from .kubernetes.admission import TenantAdmission, TenantAdmissionArgs, pool_taint_table
 from .kubernetes.cluster import ExistingCluster, ExistingClusterArgs
 from .kubernetes.device_plugin import DevicePlugin, DevicePluginArgs
+from .kubernetes.meta import GpuDaemons
 from .kubernetes.monitoring import GpuMonitoring, GpuMonitoringArgs
 from .kubernetes.scheduling import Scheduling, SchedulingArgs
 from .kubernetes.system_namespace import SystemNamespace, SystemNamespaceArgs
@@ -97,29 +98,17 @@ class GpuPlatform(pulumi.ComponentResource):
         def on_k8s(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
 
-        await_workloads = plan.cluster.await_workloads
         self.system = SystemNamespace("gpu-system", SystemNamespaceArgs(pools=plan.pools), opts=on_k8s())
         self.scheduling = Scheduling("scheduling", SchedulingArgs(), opts=on_k8s())
+        daemons = GpuDaemons(plan.gpu_tolerations, plan.cluster.await_workloads, self.system.namespace)
         self.device_plugin = DevicePlugin(
             "device-plugin",
-            DevicePluginArgs(
-                pools=plan.pools,
-                gpu_tolerations=plan.gpu_tolerations,
-                plugin=plan.device_plugin,
-                await_workloads=await_workloads,
-                namespace=self.system.namespace,
-            ),
+            DevicePluginArgs(pools=plan.pools, plugin=plan.device_plugin, daemons=daemons),
             opts=on_k8s(*after),
         )
         self.monitoring = GpuMonitoring(
             "monitoring",
-            GpuMonitoringArgs(
-                monitoring=plan.monitoring,
-                cluster_name=plan.cluster.name,
-                gpu_tolerations=plan.gpu_tolerations,
-                await_workloads=await_workloads,
-                namespace=self.system.namespace,
-            ),
+            GpuMonitoringArgs(monitoring=plan.monitoring, cluster_name=plan.cluster.name, daemons=daemons),
             opts=on_k8s(*after),
         )
         self.tenant_roles = TenantRoles("tenant-roles", TenantRolesArgs(), opts=on_k8s())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import shlex
+
 import jinja2
 
 from .assets import TEMPLATES_DIR

@@ -10,9 +10,9 @@ from __future__ import annotations
 import typing
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 from core.spec import FleetSpec
+
 
 def _models(annotation) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -13,9 +13,13 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from . import resource_types
 from .observed_fleet import Fleet, Pool, fleet_of, pools_of_resource
 
 DOCS = "policies/README.md"  # each policy is documented under its own heading there
+
+# The resources that describe pools (pools_of_resource).
+POOL_RESOURCES = (resource_types.NODE_GROUP, resource_types.CONFIG_MAP)
 
 ResourceCheck = Callable[[str, Any, str, str, Mapping[str, Any]], Iterable[str]]
 StackCheck = Callable[[Fleet, Mapping[str, Any]], Iterable[tuple[Optional[str], str]]]
@@ -54,14 +58,15 @@ def resource_policy(
     )
 
 
-def pool_check(judge: Callable[[Pool], Iterable[str]]) -> ResourceCheck:
-    """A resource check that judges every pool the resource describes (observed_fleet.pools_of_resource)."""
+def pool_policy(*, name: str, description: str, judge: Callable[[Pool], Iterable[str]], **described) -> ResourceValidationPolicy:
+    """A policy that judges every pool a resource describes (observed_fleet.pools_of_resource): node
+    groups of this stack, and the inventory's pools of nodes it does not create."""
 
     def check(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
         for pool in pools_of_resource(resource_type, props, urn, name):
             yield from judge(pool)
 
-    return check
+    return resource_policy(name=name, description=description, types=POOL_RESOURCES, check=check, **described)
 
 
 def stack_policy(

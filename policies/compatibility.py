@@ -8,8 +8,7 @@ from pulumi_policy import Severity
 
 from core import compatibility as compat
 
-from . import resource_types
-from .builders import pool_check, resource_policy, schema, stack_policy
+from .builders import pool_policy, schema, stack_policy
 from .observed_fleet import Fleet, Pool, tenant_pools
 
 
@@ -52,7 +51,7 @@ driver_supports_cuda = stack_policy(
     severity=Severity.HIGH,
     remediation_steps=(
         "Raise the pool's driver (drivers.version or nodePools[].driverVersion) to the CUDA release's minimum "
-        "driver from data/gpu-facts.yaml, or build the tenant's images with an older CUDA, or set "
+        "driver from core/data/gpu-facts.yaml, or build the tenant's images with an older CUDA, or set "
         "allowMinorVersionCompatibility if the images rely on NVIDIA minor-version compatibility."
     ),
     config_schema=schema(
@@ -103,7 +102,7 @@ driver_supports_gpu = stack_policy(
     check=_check_driver_supports_gpu,
     severity=Severity.CRITICAL,
     remediation_steps=(
-        "Set the pool's driver to at least the GPU's driver_floor in data/gpu-facts.yaml (e.g. B200 >= 570.133.20). "
+        "Set the pool's driver to at least the GPU's driver_floor in core/data/gpu-facts.yaml (e.g. B200 >= 570.133.20). "
         "For GPUs an architecture's last CUDA major covers (V100: CUDA 12), keep tenants that use the pool on that major."
     ),
 )
@@ -124,15 +123,14 @@ def _mig_findings(pool: Pool) -> Iterable[str]:
             yield f"{pool.label}: " + "; ".join(verdict.reasons)
 
 
-mig_capable_gpu = resource_policy(
+mig_capable_gpu = pool_policy(
     name="mig-capable-gpu",
     description="MIG sharing only on MIG-capable GPUs, with a profile that exists for the GPU's memory size and a driver at or above the MIG floor.",
-    types=[resource_types.NODE_GROUP, resource_types.CONFIG_MAP],
-    check=pool_check(_mig_findings),
+    judge=_mig_findings,
     severity=Severity.HIGH,
     remediation_steps=(
         "Use sharing.mode mig only on A100/H100/H200/B200 instance types, with a migProfile listed for that "
-        "type's GPU memory in data/gpu-facts.yaml (label nvidia.com/mig.config: all-<profile>); otherwise use "
+        "type's GPU memory in core/data/gpu-facts.yaml (label nvidia.com/mig.config: all-<profile>); otherwise use "
         "time-slicing or exclusive."
     ),
 )

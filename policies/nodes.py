@@ -9,7 +9,7 @@ from pulumi_policy import Severity
 from core import names
 
 from . import resource_types
-from .builders import pool_check, resource_policy, stack_policy
+from .builders import pool_policy, resource_policy, stack_policy
 from .observed_fleet import Fleet, Pool, tenant_pools
 from .props import as_int, get, has, items, pending, truthy
 
@@ -29,11 +29,10 @@ def _gpu_tainted(pool: Pool) -> Iterable[str]:
         )
 
 
-gpu_nodes_tainted = resource_policy(
+gpu_nodes_tainted = pool_policy(
     name="gpu-nodes-tainted",
     description="Every GPU node pool carries the nvidia.com/gpu NoSchedule taint.",
-    types=[resource_types.NODE_GROUP, resource_types.CONFIG_MAP],
-    check=pool_check(_gpu_tainted),
+    judge=_gpu_tainted,
     severity=Severity.MEDIUM,
     remediation_steps="Taint every GPU node group with nvidia.com/gpu=true:NoSchedule (EKS: NO_SCHEDULE); GPU pods tolerate it.",
 )
@@ -56,11 +55,10 @@ def _spot_tainted(pool: Pool) -> Iterable[str]:
         )
 
 
-spot_pools_tainted = resource_policy(
+spot_pools_tainted = pool_policy(
     name="spot-pools-tainted",
     description="Every spot node pool carries a spot taint (gpufleet.io/capacity=spot:NoSchedule or another key/value naming spot).",
-    types=[resource_types.NODE_GROUP, resource_types.CONFIG_MAP],
-    check=pool_check(_spot_tainted),
+    judge=_spot_tainted,
     severity=Severity.MEDIUM,
     remediation_steps="Taint spot node groups with gpufleet.io/capacity=spot:NoSchedule; pods that tolerate interruption tolerate it.",
 )

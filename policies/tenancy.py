@@ -6,9 +6,8 @@ from typing import Any, Iterable, Mapping, Optional
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from core.capacity import PoolGpus, QuotaCapacityGroup, TenantQuota, capacity_groups
-
 from core import names
+from core.capacity import PoolGpus, QuotaCapacityGroup, TenantQuota, capacity_groups
 
 from . import resource_types
 from .builders import resource_policy, schema, stack_policy

@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from fleet_fixtures import ROOT, gpufleet_command
 
 

@@ -24,8 +24,6 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi.dynamic
 
-from core.bundle import bundle_hash
-
 # Inputs whose change means the playbook must run again.
 TRIGGERS = ("inventory", "extra_vars", "playbook", "bundle_hash")
 def normalize_inventory(inventory: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any]:

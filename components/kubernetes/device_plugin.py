@@ -21,13 +21,20 @@ from core.names import (
     DEVICE_PLUGIN_CONFIGMAP,
     DEVICE_PLUGIN_DEFAULT_CONFIG,
     GPU_FEATURE_DISCOVERY_APP,
-    SYSTEM_NAMESPACE,
 )
 from core.plan import PoolPlan
 from core.spec import DevicePluginSpec
 from core.templating import render
 
-from .meta import app_labels, gpu_daemonset, gpu_pod_placement, image, object_meta, restricted_container_security
+from .meta import (
+    GpuDaemons,
+    app_labels,
+    gpu_daemonset,
+    gpu_pod_placement,
+    image,
+    object_meta,
+    restricted_container_security,
+)
 
 KUBELET_DEVICE_PLUGINS = "/var/lib/kubelet/device-plugins"
 NFD_FEATURES_DIR = "/etc/kubernetes/node-feature-discovery/features.d"
@@ -136,7 +143,7 @@ def gpu_daemon_pod_spec(
     return {
         "serviceAccountName": DEVICE_PLUGIN_APP,
         "shareProcessNamespace": True,  # the sidecar signals the plugin after a config change
-        **gpu_pod_placement(args.gpu_tolerations),
+        **gpu_pod_placement(args.daemons.tolerations),
         "initContainers": [_config_manager(image, process, oneshot=True)],
         "containers": [main, _config_manager(image, process, oneshot=False)],
         "volumes": [
@@ -159,14 +166,10 @@ CONFIG_MANAGER_RULES = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["g
 class DevicePluginArgs:
     pools: tuple[PoolPlan, ...]
     """Every GPU pool: one plugin config each (selected by the node's nvidia.com/device-plugin.config label)."""
-    gpu_tolerations: tuple[dict, ...]
-    """The union of the pools' taints as tolerations: the plugin reaches every GPU node."""
     plugin: DevicePluginSpec
     """Plugin version and whether GPU Feature Discovery runs too."""
-    await_workloads: bool = True
-    """Whether `pulumi up` waits for the DaemonSets to be ready (false where no kubelet runs pods)."""
-    namespace: pulumi.Input[str] = SYSTEM_NAMESPACE
-    """The system namespace (an Output of the Namespace, so the plugin waits for it)."""
+    daemons: GpuDaemons
+    """The GPU nodes' tolerations, the readiness wait and the system namespace."""
 
 
 class DevicePlugin(pulumi.ComponentResource):
@@ -177,9 +180,10 @@ class DevicePlugin(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         plugin_image = image(load_facts().software.device_plugin_image, args.plugin.version)
         labels = app_labels(DEVICE_PLUGIN_APP)
+        namespace = args.daemons.namespace
 
         sa = k8s.core.v1.ServiceAccount(
-            DEVICE_PLUGIN_APP, metadata=object_meta(DEVICE_PLUGIN_APP, args.namespace, labels), opts=child
+            DEVICE_PLUGIN_APP, metadata=object_meta(DEVICE_PLUGIN_APP, namespace, labels), opts=child
         )
         role = k8s.rbac.v1.ClusterRole(
             f"gpufleet-{DEVICE_PLUGIN_APP}",
@@ -191,12 +195,12 @@ class DevicePlugin(pulumi.ComponentResource):
             f"gpufleet-{DEVICE_PLUGIN_APP}",
             metadata=object_meta(f"gpufleet-{DEVICE_PLUGIN_APP}", labels=labels),
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role.metadata.name},
-            subjects=[{"kind": "ServiceAccount", "name": sa.metadata.name, "namespace": args.namespace}],
+            subjects=[{"kind": "ServiceAccount", "name": sa.metadata.name, "namespace": namespace}],
             opts=child,
         )
         configs = k8s.core.v1.ConfigMap(
             DEVICE_PLUGIN_CONFIGMAP,
-            metadata=object_meta(DEVICE_PLUGIN_CONFIGMAP, args.namespace, labels),
+            metadata=object_meta(DEVICE_PLUGIN_CONFIGMAP, namespace, labels),
             data=plugin_config_data(args.pools),
             opts=child,
         )
@@ -208,10 +212,9 @@ class DevicePlugin(pulumi.ComponentResource):
         self.daemonsets = {
             app: gpu_daemonset(
                 app,
-                namespace=args.namespace,
-                pod_spec=gpu_daemon_pod_spec(args, image=plugin_image, process=PROCESSES[app], host_paths=host_paths),
-                await_workloads=args.await_workloads,
-                opts=after_config,
+                args.daemons,
+                gpu_daemon_pod_spec(args, image=plugin_image, process=PROCESSES[app], host_paths=host_paths),
+                after_config,
             )
             for app, host_paths in daemons.items()
         }

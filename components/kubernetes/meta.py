@@ -7,12 +7,13 @@ Feature Discovery and dcgm-exporter differ only in their pod spec).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from core.names import APP_LABEL, GPU_PRESENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, PART_OF_LABEL
+from core.names import APP_LABEL, GPU_PRESENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, PART_OF_LABEL, SYSTEM_NAMESPACE
 
 SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 NODE_CRITICAL = "system-node-critical"
@@ -89,19 +90,24 @@ def workload_annotations(await_workloads: bool) -> dict[str, str]:
     return {} if await_workloads else {SKIP_AWAIT_ANNOTATION: "true"}
 
 
-def gpu_daemonset(
-    name: str,
-    *,
-    namespace: pulumi.Input[str],
-    pod_spec: dict,
-    await_workloads: bool,
-    opts: pulumi.ResourceOptions,
-) -> k8s.apps.v1.DaemonSet:
+@dataclass(frozen=True)
+class GpuDaemons:
+    """Where and how the fleet's own DaemonSets run on GPU nodes (device plugin, GFD, dcgm-exporter)."""
+
+    tolerations: tuple[dict, ...]
+    """The union of the pools' taints as tolerations (FleetPlan.gpu_tolerations): every GPU node, nothing else."""
+    await_workloads: bool = True
+    """Whether `pulumi up` waits for the DaemonSets to be ready (false where no kubelet runs pods)."""
+    namespace: pulumi.Input[str] = SYSTEM_NAMESPACE
+    """The system namespace (an Output of the Namespace, so the DaemonSets wait for it)."""
+
+
+def gpu_daemonset(name: str, daemons: GpuDaemons, pod_spec: dict, opts: pulumi.ResourceOptions) -> k8s.apps.v1.DaemonSet:
     """A DaemonSet of the fleet's own on GPU nodes, rolled one node at a time."""
     labels = app_labels(name)
     return k8s.apps.v1.DaemonSet(
         name,
-        metadata=object_meta(name, namespace, labels, workload_annotations(await_workloads)),
+        metadata=object_meta(name, daemons.namespace, labels, workload_annotations(daemons.await_workloads)),
         spec={
             "selector": {"matchLabels": selector_labels(name)},
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},

@@ -18,7 +18,16 @@ from core.names import DCGM_EXPORTER_APP, GRAFANA_DASHBOARD_LABEL, SYSTEM_NAMESP
 from core.spec import MonitoringSpec
 from core.templating import render
 
-from .meta import app_labels, gpu_daemonset, gpu_pod_placement, image, object_meta, restricted_container_security, selector_labels
+from .meta import (
+    GpuDaemons,
+    app_labels,
+    gpu_daemonset,
+    gpu_pod_placement,
+    image,
+    object_meta,
+    restricted_container_security,
+    selector_labels,
+)
 
 METRICS_PORT = 9400
 METRICS_PORT_NAME = "metrics"
@@ -147,12 +156,8 @@ class GpuMonitoringArgs:
     """Switches, exporter version and alert thresholds."""
     cluster_name: str
     """Names the dashboard."""
-    gpu_tolerations: tuple[dict, ...]
-    """The union of the pools' taints as tolerations: the exporter reaches every GPU node."""
-    await_workloads: bool = True
-    """Whether `pulumi up` waits for the exporter DaemonSet to be ready (false where no kubelet runs pods)."""
-    namespace: pulumi.Input[str] = SYSTEM_NAMESPACE
-    """The system namespace (an Output of the Namespace, so everything waits for it)."""
+    daemons: GpuDaemons
+    """The GPU nodes' tolerations, the readiness wait and the system namespace."""
 
 
 class GpuMonitoring(pulumi.ComponentResource):
@@ -161,7 +166,7 @@ class GpuMonitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: GpuMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpufleet:monitoring:GpuMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        monitoring, ns = args.monitoring, args.namespace
+        monitoring, ns = args.monitoring, args.daemons.namespace
         exporter_image = image(load_facts().software.dcgm_exporter_image, monitoring.exporter_version)
         labels = app_labels(DCGM_EXPORTER_APP)
         collectors_name = f"{DCGM_EXPORTER_APP}-collectors"
@@ -181,10 +186,9 @@ class GpuMonitoring(pulumi.ComponentResource):
             )
             gpu_daemonset(
                 DCGM_EXPORTER_APP,
-                namespace=ns,
-                pod_spec=exporter_pod_spec(args.gpu_tolerations, exporter_image, collectors_name),
-                await_workloads=args.await_workloads,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[sa, collectors]),
+                args.daemons,
+                exporter_pod_spec(args.daemons.tolerations, exporter_image, collectors_name),
+                pulumi.ResourceOptions(parent=self, depends_on=[sa, collectors]),
             )
             service = k8s.core.v1.Service(
                 DCGM_EXPORTER_APP,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..check import evaluate
-from ..plan.compare import compare_plans
 from ..offline import run_offline
 from ..plan.build import build_plan
+from ..plan.compare import compare_plans
 from ..plan.text import plan_markdown, plan_text
 from ..targets import EXIT_OK, add_target_arguments, emit, load_named, load_target
 

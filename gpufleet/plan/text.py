@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .sections import capacity_sections, compare_sections, cost_sections, markdown_table, render_markdown, render_text
 from ..text_table import table
+from .sections import capacity_sections, compare_sections, cost_sections, markdown_table, render_markdown, render_text
 
 
 def plan_text(plan: dict[str, Any]) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from fleet_fixtures import spec_of, stack_config
 
 from core.access import eks_access_plan, rbac_subject, role_bindings
-from fleet_fixtures import spec_of, stack_config
 
 
 @pytest.mark.parametrize(

@@ -10,15 +10,15 @@ import subprocess
 
 import pytest
 import yaml
+from fleet_fixtures import ROOT, STACKS, plan_of, stack_config, stack_run
 
 from core.boot import (
+    ANSIBLE_CORE_VERSION,
     CLOUD_CONFIG_HEADER,
     MIME_BOUNDARY,
-    ANSIBLE_CORE_VERSION,
     ClusterJoin,
     render_user_data,
 )
-from fleet_fixtures import ROOT, STACKS, plan_of, stack_config, stack_run
 from gpufleet.render import user_data_documents
 
 CLUSTER = ClusterJoin("gpufleet-prod", "https://ABC.gr7.us-east-1.eks.amazonaws.com", "LS0tLS1CRUdJTg==")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from fleet_fixtures import plan_of, stack_config
 
 from core.capacity import capacity_report, gpu_supply, quota_capacity_groups
 from core.facts import load_facts
-from fleet_fixtures import plan_of, stack_config
 
 
 def gpus(name: str) -> int:

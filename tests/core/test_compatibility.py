@@ -1,6 +1,7 @@
 """Property-based tests of core.compatibility against the facts table."""
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from packaging.version import Version
 
 from core import compatibility as compat

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fleet_fixtures import plan_of, spec_of, stack_config
 
 from core.cost import HOURS_PER_MONTH, cost_report, fleet_cost
 from core.facts import load_facts
 from core.spec_loader import SpecError
-from fleet_fixtures import plan_of, spec_of, stack_config
 
 FACTS = load_facts()
 

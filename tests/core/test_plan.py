@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from fleet_fixtures import STACKS, plan_of, stack_config
 
 from core.facts import load_facts
 from core.plan import Taint
-from fleet_fixtures import STACKS, plan_of, stack_config
 
 
 def prod():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from fleet_fixtures import ROOT, STACKS, stack_config
 
 from core.spec_loader import SpecError, load_stack_file, namespaced_config, parse_spec
-from fleet_fixtures import ROOT, STACKS, stack_config
 
 
 def problems(config: dict) -> list[str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from fleet_fixtures import STACKS, plan_of, stack_config, write_stack_file
 
-from core import tenancy as model
 from components.kubernetes.tenant_roles import PROTECTED_RESOURCES, role_rules
+from core import tenancy as model
 from core.names import TENANT_ADMIN_ROLE, TENANT_EDIT_ROLE
 from gpufleet.commands.tenancy import access_rows
 from gpufleet.tenancy import probes, writer
-from fleet_fixtures import STACKS, plan_of, stack_config, write_stack_file
 
 LOCAL = plan_of(stack_config("local"))
 

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from fleet_fixtures import STACKS, stack_config, write_stack_file
 
 

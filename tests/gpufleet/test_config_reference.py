@@ -1,7 +1,8 @@
 """docs/config-reference.md is generated from the spec and must not go stale."""
 
-from core.spec import FleetSpec
 from fleet_fixtures import ROOT
+
+from core.spec import FleetSpec
 from gpufleet.config_reference import reference
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from fleet_fixtures import STACKS, stack_config, write_stack_file
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from fleet_fixtures import stack_config, write_stack_file
 
 from core.cost import HOURS_PER_MONTH
 from core.facts import load_facts
-from fleet_fixtures import stack_config, write_stack_file
 
 FACTS = load_facts()
 

@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 
 import pytest
+from fleet_fixtures import STACKS, stack_run
 
 from gpufleet.render import render_artifacts
-from fleet_fixtures import STACKS, stack_run
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 URN_LIST = "urns.txt"

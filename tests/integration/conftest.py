@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from local_engine import KubeApi, LocalEngine, build_tools, copy_project, engine_env, output_of
 
 

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from fleet_fixtures import ROOT
 
 TOOLS = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "etcd", "kube-apiserver",

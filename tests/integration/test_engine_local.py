@@ -11,8 +11,11 @@ import json
 import time
 
 import pytest
-
+from components.gpu_placement import SKIP_AWAIT_ANNOTATION
 from components.pool_inventory import pool_inventory
+from fleet_fixtures import spec_of, stack_config, write_stack_file
+from local_engine import output_of
+
 from components.kubernetes.tenant import namespace_labels, quota_hard, role_bindings
 from core.names import (
     DCGM_EXPORTER_APP,
@@ -21,9 +24,6 @@ from core.names import (
     POOL_INVENTORY_KEY,
     SYSTEM_NAMESPACE,
 )
-from components.gpu_placement import SKIP_AWAIT_ANNOTATION
-from fleet_fixtures import spec_of, stack_config, write_stack_file
-from local_engine import output_of
 
 pytestmark = pytest.mark.integration
 

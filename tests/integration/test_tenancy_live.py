@@ -13,11 +13,11 @@ import subprocess
 import time
 
 import pytest
+from fleet_fixtures import gpufleet_command, spec_of, stack_config, write_stack_file
+from local_engine import output_of
 
 from components.kubernetes import admission
 from core.tenancy import access_matrix
-from fleet_fixtures import gpufleet_command, spec_of, stack_config, write_stack_file
-from local_engine import output_of
 
 pytestmark = pytest.mark.integration
 

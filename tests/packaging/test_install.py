@@ -12,7 +12,6 @@ import sysconfig
 import venv
 
 import pytest
-
 from fleet_fixtures import ROOT, stack_config, write_stack_file
 
 NOT_SOURCE = (".git", ".venv", ".state", "build", "dist", "out", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis")

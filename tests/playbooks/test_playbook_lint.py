@@ -7,7 +7,6 @@ import re
 import subprocess
 
 import yaml
-
 from playbook_helpers import PLAYBOOKS, REPO, SITE, VENV_BIN
 
 ROLES = ["nvidia_driver", "nvidia_container_toolkit", "nvidia_fabric_manager", "gpu_verify"]

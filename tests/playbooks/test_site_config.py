@@ -6,7 +6,6 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-
 from playbook_helpers import FIXTURES, SUPPORTED_OS, run_site, smi
 
 REPORT = "Report the NVIDIA driver release and packages chosen for this host."

@@ -11,10 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import policies
 from gpufleet.check import evaluate
 from gpufleet.offline import PlannedResource
-
-import policies
 
 STACK_URN = "urn:pulumi:test::gpu-fleet::"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi's unknown-string sentinel

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
 import policies
 

@@ -1,4 +1,15 @@
-from policy_fixtures import UNKNOWN, device_plugin_config, device_plugin_configmap, edited, messages, namespace, network_policy, node_group, quota, violations
+from policy_fixtures import (
+    UNKNOWN,
+    device_plugin_config,
+    device_plugin_configmap,
+    edited,
+    messages,
+    namespace,
+    network_policy,
+    node_group,
+    quota,
+    violations,
+)
 
 POLICY = "tenant-quota-within-capacity"
 

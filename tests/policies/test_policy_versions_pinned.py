@@ -1,7 +1,7 @@
 import base64
 import json
 
-from policy_fixtures import DELETE, edited, daemon_set, inventory, inventory_pool, launch_template, messages, node_group
+from policy_fixtures import DELETE, daemon_set, edited, inventory, inventory_pool, launch_template, messages, node_group
 
 POLICY = "versions-pinned"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from fleet_fixtures import STACKS, plan_of, spec_of, stack_config
 
 from core.capacity import quota_capacity_groups
-from fleet_fixtures import STACKS, plan_of, spec_of, stack_config
 from gpufleet.check import evaluate
 from gpufleet.offline import run_offline
 from policies import BY_NAME

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from fleet_fixtures import ROOT, STACKS
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 import yaml
-
 from fleet_fixtures import spec_of, stack_config, stack_run
+
 from gpufleet.offline import run_offline
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

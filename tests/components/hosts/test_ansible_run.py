@@ -3,7 +3,6 @@ through ansible-runner against local-connection hosts."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 

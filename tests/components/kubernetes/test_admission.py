@@ -6,12 +6,12 @@ from __future__ import annotations
 import celpy
 import celpy.celtypes as ct
 import pytest
+from fleet_fixtures import STACKS, plan_of, stack_config, stack_run
 
 from components.kubernetes import admission
-from core.names import POOL_LABEL, POOLS_ANNOTATION, TENANT_LABEL
 from components.kubernetes.tenant import namespace_annotations
+from core.names import POOL_LABEL, POOLS_ANNOTATION, TENANT_LABEL
 from gpufleet.tenancy import probes
-from fleet_fixtures import STACKS, plan_of, stack_config, stack_run
 
 ENV = celpy.Environment()
 

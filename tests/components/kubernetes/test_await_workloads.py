@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from fleet_fixtures import spec_of, stack_config, stack_run
 
 from components.kubernetes.meta import SKIP_AWAIT_ANNOTATION, workload_annotations
 from core.spec_loader import SpecError
-from fleet_fixtures import spec_of, stack_config, stack_run
 
 
 def test_default_awaits_workloads():

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import yaml
+from fleet_fixtures import STACKS, plan_of, stack_config
 
 from components.kubernetes.device_plugin import capabilities_to_add, plugin_config_data, plugin_configs
 from components.kubernetes.scheduling import priority_classes
@@ -13,7 +14,6 @@ from components.kubernetes.system_namespace import pool_inventory_data, system_n
 from components.kubernetes.tenant import namespace_annotations, namespace_labels, network_policies, placement, placement_data
 from components.kubernetes.tenant_roles import PROTECTED_RESOURCES, role_rules, tenant_admin_rules, tenant_edit_rules
 from core import names as fl
-from fleet_fixtures import STACKS, plan_of, stack_config
 
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
 

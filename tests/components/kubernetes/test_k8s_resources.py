@@ -6,9 +6,9 @@ import json
 from collections import Counter
 
 import pytest
+from fleet_fixtures import STACKS, spec_of, stack_config, stack_run
 
 from gpufleet.offline import run_offline
-from fleet_fixtures import STACKS, spec_of, stack_config, stack_run
 
 K = "kubernetes:"
 TENANT_KINDS = {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "RoleBinding", "ConfigMap"}

@@ -6,9 +6,9 @@ import json
 
 import promql_parser
 import pytest
+from fleet_fixtures import STACKS, plan_of, spec_of, stack_config, stack_run
 
 from components.kubernetes.monitoring import FIELDS, alert_rule_groups, collectors_csv, dashboard_json, exporter_pod_spec
-from fleet_fixtures import STACKS, plan_of, spec_of, stack_config, stack_run
 
 EXPECTED_ALERTS = {
     "GpuTemperatureHigh", "GpuXidError", "GpuRowRemapFailure", "GpuEccDoubleBitErrors",
