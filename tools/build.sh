@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Build the tools gpu-fleet's integration tests need, from Go modules pinned in tools/versions.env, into a
-# cache outside the repository:
+# cache outside the repository, one directory per tool and key:
 #
-#     ${GPUFLEET_TOOLS:-$HOME/.cache/gpufleet-tools}/<hash>/bin
+#     ${GPUFLEET_TOOLS:-$HOME/.cache/gpufleet-tools}/<tool>-<key>/   the tool's executables
+#     ${GPUFLEET_TOOLS:-$HOME/.cache/gpufleet-tools}/bin-<hash>/     symlinks to every tool's (printed last)
 #
-# <hash> covers versions.env and the Go version; a tool whose stamp (its module's go.mod, go.sum and Go files)
-# is unchanged is skipped. Go's own build cache makes a rebuild after a small change cheap.
+# A tool's <key> covers only what its build reads (see TOOLS and tool_key), so bumping one pin rebuilds one
+# tool; <hash> covers every tool's key. Go's own build cache makes a rebuild after a small change cheap.
 #
-#     tools/build.sh              build what is missing (all tools)
-#     tools/build.sh TOOL...      only these: pulumi pulumi-language-python kubernetes-provider etcd kube
-#     tools/build.sh --print-bin  print the bin directory (builds nothing)
+#     tools/build.sh               build what is missing (all tools)
+#     tools/build.sh TOOL...       only these (pulumi etcd kube kubernetes-provider, or an executable's name)
+#     tools/build.sh --print-bin   print the bin directory (builds nothing)
+#     tools/build.sh --print-keys  print each tool's directory, then the bin directory (builds nothing)
 #     tools/build.sh sync [pulumi|etcd|kube|provider]...  rewrite each tool module's go.mod/go.sum from versions.env (needs the proxy)
 #
 # Environment: GO (default: go on PATH, else /usr/local/go/bin/go), GPUFLEET_TOOLS, GOFLAGS (default
@@ -24,7 +26,22 @@ GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 export GOFLAGS="${GOFLAGS:--p=2} -buildvcs=false"
 export CGO_ENABLED="${CGO_ENABLED:-0}"
 NICE="${NICE:-10}"
-ALL_TOOLS=(pulumi pulumi-language-python etcd kube kubernetes-provider)
+
+# Each tool: the module under tools/ it builds in, the executables it makes, and the versions.env variables
+# its build reads (its key covers these and no others). The Python language host is part of pulumi: the CLI
+# warns on every run when it finds a bundled plugin on PATH that is not in its own (symlink-resolved) directory.
+TOOLS='
+pulumi               pulumi               pulumi,pulumi-language-python,pulumi-language-python-exec  PULUMI_VERSION
+etcd                 etcd                 etcd                                                      ETCD_VERSION
+kube                 kube                 kube-apiserver,kube-controller-manager                    KUBERNETES_VERSION
+kubernetes-provider  kubernetes-provider  pulumi-resource-kubernetes  K8S_PROVIDER_MODULE_VERSION,K8S_PROVIDER_VERSION,K8S_PROVIDER_SDK_VERSION
+'
+ALL_TOOLS=()
+declare -A MODULE EXES VARS
+while read -r t m e v; do
+    [ -n "$t" ] || continue
+    ALL_TOOLS+=("$t") MODULE[$t]="$m" EXES[$t]="${e//,/ }" VARS[$t]="${v//,/ }"
+done <<<"$TOOLS"
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 die() { printf '[tools] error: %s\n' "$*" >&2; exit 1; }
@@ -130,71 +147,102 @@ for name, out in (("schema.json", "schema-embed.json"), ("terraform-mapping.json
 PY
 }
 
-# The cache directory is keyed by versions.env and the Go version; within it each tool carries a stamp, the
-# hash of its own module's go.mod, go.sum and Go files, and is rebuilt when that changes.
-cache_hash() {
-    { cat "$here/versions.env"; "$GO" version; } | sha256sum | cut -c1-16
+# Recipes, one per tool: run in the tool's module directory, each writes its executables into $tmp. tool_key
+# hashes the recipe's text (without comments), so changing a recipe rebuilds its tool.
+build_pulumi() {
+    "${gobuild[@]}" -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+        -o "$tmp/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    "${gobuild[@]}" -ldflags "-s -w -X main.version=${PULUMI_VERSION#v}" -o "$tmp/pulumi-language-python" \
+        ./cmd/pulumi-language-python
+    # The SDK's exec shim that the language host runs the program through.
+    install -m 0755 "$(moddir . "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION")/python/cmd/pulumi-language-python-exec" \
+        "$tmp/pulumi-language-python-exec"
 }
 
-module_of() {
-    case "$1" in
-        pulumi | pulumi-language-python) echo pulumi ;;
-        *) echo "$1" ;;
-    esac
+build_etcd() {
+    "${gobuild[@]}" -ldflags "-s -w" -o "$tmp/etcd" .
 }
 
-tool_stamp() {
-    (cd "$here/$(module_of "$1")" && find . \( -name go.mod -o -name go.sum -o -name '*.go' \) -print |
-        LC_ALL=C sort | xargs sha256sum; cat "$here/versions.env") | sha256sum | cut -c1-16
+build_kube() {
+    local cmd kv="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1"
+    kv="$kv -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+    kv="$kv -X k8s.io/component-base/version.gitTreeState=clean"
+    kv="$kv -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION"
+    for cmd in kube-apiserver kube-controller-manager; do
+        "${gobuild[@]}" -ldflags "-s -w $kv" -o "$tmp/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+    done
 }
 
-root="${GPUFLEET_TOOLS:-$HOME/.cache/gpufleet-tools}"
-bin="$root/$(cache_hash)/bin"
+build_kubernetes_provider() {
+    provider_embeds
+    "${gobuild[@]}" -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_VERSION" \
+        -o "$tmp/pulumi-resource-kubernetes" .
+}
+
+# A tool's key: everything its build reads and nothing else (not versions.env's comments, not another tool's
+# pins): the Go toolchain, its versions.env variables, its recipe and its module's go.mod, go.sum and Go files.
+tool_key() { # tool
+    local t="$1" v
+    {
+        echo "$go_version CGO_ENABLED=$CGO_ENABLED"
+        for v in ${VARS[$t]}; do
+            [ -n "${!v:-}" ] || die "tools/versions.env does not set $v"
+            echo "$v=${!v}"
+        done
+        declare -f "build_${t//-/_}"
+        cd "$here/${MODULE[$t]}" && find . \( -name go.mod -o -name go.sum -o -name '*.go' \) -print |
+            LC_ALL=C sort | xargs sha256sum
+    } | sha256sum | cut -c1-16
+}
+
+# Rename a finished temporary directory into place: rename(2) is atomic, so no run ever sees a half-made
+# directory. When a concurrent run got there first, its copy (same key) is as good as ours.
+publish() { # tmp dest
+    mv -T "$1" "$2" 2>/dev/null || [ -d "$2" ] || die "cannot rename $1 to $2"
+    rm -rf "$1"
+    tmp=
+}
+
+new_tmp() { # name
+    tmp="$(mktemp -d "$root/.tmp-$1.XXXXXX")"
+    chmod 0755 "$tmp"
+}
 
 build_one() { # tool
-    local t="$1" start stamp
-    stamp="$(tool_stamp "$t")"
-    case "$t" in
-        pulumi | pulumi-language-python | etcd | kube | kubernetes-provider) ;;
-        *) die "unknown tool '$t' (known: ${ALL_TOOLS[*]})" ;;
-    esac
-    if [ "$(cat "$bin/.stamp-$t" 2>/dev/null)" = "$stamp" ]; then
-        log "$t is up to date"
+    local t="$1" dir="$root/$1-${KEY[$1]}" start e
+    if [ -d "$dir" ]; then
+        TIMES[$t]=cached
+        log "$t is cached in $dir"
         return 0
     fi
     start=$(date +%s)
-    log "building $t"
-    local b=(nice -n "$NICE" "$GO" build -trimpath)
-    local tmp="$bin/.tmp-$t"
-    rm -rf "$tmp" && mkdir -p "$tmp"
-    case "$t" in
-        pulumi)
-            (cd "$here/pulumi" && "${b[@]}" -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
-                -o "$tmp/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) ;;
-        pulumi-language-python)
-            (cd "$here/pulumi" && "${b[@]}" -ldflags "-s -w -X main.version=${PULUMI_VERSION#v}" \
-                -o "$tmp/pulumi-language-python" ./cmd/pulumi-language-python)
-            # The SDK's exec shim that the language host runs the program through.
-            install -m 0755 "$(moddir "$here/pulumi" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION")/python/cmd/pulumi-language-python-exec" \
-                "$tmp/pulumi-language-python-exec" ;;
-        etcd)
-            (cd "$here/etcd" && "${b[@]}" -ldflags "-s -w" -o "$tmp/etcd" .) ;;
-        kube)
-            local kv="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1"
-            kv="$kv -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
-            kv="$kv -X k8s.io/component-base/version.gitTreeState=clean"
-            kv="$kv -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION"
-            (cd "$here/kube" && "${b[@]}" -ldflags "-s -w $kv" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver &&
-                "${b[@]}" -ldflags "-s -w $kv" -o "$tmp/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager) ;;
-        kubernetes-provider)
-            provider_embeds
-            (cd "$here/kubernetes-provider" && "${b[@]}" \
-                -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_VERSION" \
-                -o "$tmp/pulumi-resource-kubernetes" .) ;;
-    esac
-    mv "$tmp"/* "$bin/" && rmdir "$tmp"
-    echo "$stamp" > "$bin/.stamp-$t"
-    log "built $t in $(( $(date +%s) - start ))s"
+    log "building $t into $dir"
+    new_tmp "$t"
+    (cd "$here/${MODULE[$t]}"; "build_${t//-/_}")
+    for e in ${EXES[$t]}; do [ -x "$tmp/$e" ] || die "building $t did not make $e"; done
+    publish "$tmp" "$dir"
+    TIMES[$t]="$(( $(date +%s) - start ))s"
+    log "built $t in ${TIMES[$t]}"
+}
+
+# The printed directory: symlinks into every tool's directory. Its name covers every tool's key, so its
+# contents never change and it is only made when missing; a link to a tool not built yet dangles until it is.
+make_bin() {
+    local t e
+    [ -d "$bin" ] && return 0
+    new_tmp bin
+    for t in "${ALL_TOOLS[@]}"; do
+        for e in ${EXES[$t]}; do ln -s "../$t-${KEY[$t]}/$e" "$tmp/$e"; done
+    done
+    publish "$tmp" "$bin"
+}
+
+tool_of() { # name: the tool of that name or making an executable of that name
+    local t e
+    for t in "${ALL_TOOLS[@]}"; do
+        for e in "$t" ${EXES[$t]}; do [ "$e" != "$1" ] || { echo "$t"; return 0; }; done
+    done
+    die "unknown tool '$1' (known: ${ALL_TOOLS[*]} and their executables)"
 }
 
 case "${1:-}" in
@@ -205,14 +253,45 @@ case "${1:-}" in
         done
         log "sync: done; review and commit tools/*/go.mod tools/*/go.sum"
         exit 0 ;;
-    --print-bin) echo "$bin"; exit 0 ;;
 esac
 
-check_pins
-mkdir -p "$bin"
-total=$(date +%s)
-tools=("$@")
+root="${GPUFLEET_TOOLS:-$HOME/.cache/gpufleet-tools}"
+[[ "$root" = /* ]] || root="$PWD/$root" # the recipes run in other directories
+go_version="$("$GO" version)"
+declare -A KEY TIMES
+for t in "${ALL_TOOLS[@]}"; do KEY[$t]="$(tool_key "$t")"; done
+bin="$root/bin-$(for t in "${ALL_TOOLS[@]}"; do echo "$t=${KEY[$t]}"; done | sha256sum | cut -c1-16)"
+
+case "${1:-}" in
+    --print-bin) echo "$bin"; exit 0 ;;
+    --print-keys)
+        for t in "${ALL_TOOLS[@]}"; do printf '%-24s %s\n' "$t" "$root/$t-${KEY[$t]}"; done
+        printf '%-24s %s\n' bin "$bin"
+        exit 0 ;;
+esac
+
+tools=()
+for a in "$@"; do
+    t="$(tool_of "$a")"
+    tools+=("$t")
+done
 [ ${#tools[@]} -gt 0 ] || tools=("${ALL_TOOLS[@]}")
+
+check_pins
+mkdir -p "$root"
+tmp=
+trap '[ -z "$tmp" ] || rm -rf -- "$tmp"' EXIT
+gobuild=(nice -n "$NICE" "$GO" build -trimpath)
+total=$(date +%s)
 for t in "${tools[@]}"; do build_one "$t"; done
-log "all requested tools ready in $(( $(date +%s) - total ))s: $bin"
+make_bin
+summary=
+for t in "${ALL_TOOLS[@]}"; do
+    if [ -z "${TIMES[$t]:-}" ]; then # not requested this time
+        if [ -d "$root/$t-${KEY[$t]}" ]; then TIMES[$t]=cached; else TIMES[$t]="not built"; fi
+    fi
+    summary+="${summary:+, }$t ${TIMES[$t]}"
+done
+log "times: $summary; total $(( $(date +%s) - total ))s"
+log "bin: $bin"
 echo "$bin"
