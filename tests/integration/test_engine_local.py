@@ -11,12 +11,12 @@ import json
 import time
 
 import pytest
-from components.gpu_placement import SKIP_AWAIT_ANNOTATION
-from components.pool_inventory import pool_inventory
-from fleet_fixtures import spec_of, stack_config, write_stack_file
+from fleet_fixtures import plan_of, stack_config, write_stack_file
 from local_engine import output_of
 
-from components.kubernetes.tenant import namespace_labels, quota_hard, role_bindings
+from components.kubernetes.meta import SKIP_AWAIT_ANNOTATION
+from components.kubernetes.tenant import namespace_labels
+from core.access import role_bindings
 from core.names import (
     DCGM_EXPORTER_APP,
     DEVICE_PLUGIN_APP,
@@ -28,7 +28,7 @@ from core.names import (
 pytestmark = pytest.mark.integration
 
 POLICY_ARGS = ("--policy-pack", "policies", "--policy-pack-config", "policies/config/local.json")
-SPEC = spec_of(stack_config("local"))
+PLAN = plan_of(stack_config("local"))
 
 
 def _ok(result, what: str) -> str:
@@ -42,7 +42,7 @@ def test_up_deploys_the_kubernetes_layer(local_engine):
     assert "is expected to have version" not in out, out
     api = local_engine.api
 
-    for tenant in SPEC.tenants:
+    for tenant in PLAN.tenants:
         ns = api.get(f"/api/v1/namespaces/{tenant.name}")
         assert ns is not None, f"namespace {tenant.name} missing"
         labels = ns["metadata"]["labels"]
@@ -52,7 +52,7 @@ def test_up_deploys_the_kubernetes_layer(local_engine):
 
         quotas = api.get(f"/api/v1/namespaces/{tenant.name}/resourcequotas")["items"]
         assert len(quotas) == 1, quotas
-        assert quotas[0]["spec"]["hard"] == quota_hard(SPEC, tenant)
+        assert quotas[0]["spec"]["hard"] == dict(tenant.quota)
         assert quotas[0]["spec"]["hard"]["requests.nvidia.com/gpu"] == str(tenant.gpu_quota)
 
         bindings = api.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{tenant.name}/rolebindings")["items"]
@@ -73,7 +73,7 @@ def test_up_deploys_the_kubernetes_layer(local_engine):
 
     inventory = api.get(f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps/{POOL_INVENTORY_CONFIGMAP}")
     assert inventory is not None, "pool inventory ConfigMap missing"
-    assert json.loads(inventory["data"][POOL_INVENTORY_KEY]) == pool_inventory(SPEC)
+    assert json.loads(inventory["data"][POOL_INVENTORY_KEY]) == PLAN.pool_inventory()
 
     # The stand-in Prometheus Operator CRDs (scripts/local-cluster) accepted the monitoring objects.
     monitoring = f"/apis/monitoring.coreos.com/v1/namespaces/{SYSTEM_NAMESPACE}"
@@ -110,7 +110,7 @@ def test_destroy_removes_everything(local_engine):
     _ok(local_engine.pulumi("destroy", "--yes", "--skip-preview", "--stack", "local"), "pulumi destroy")
     api = local_engine.api
     deadline = time.monotonic() + 60
-    names = [t.name for t in SPEC.tenants] + [SYSTEM_NAMESPACE]
+    names = [t.name for t in PLAN.tenants] + [SYSTEM_NAMESPACE]
     while True:
         left = {n: ns["status"].get("phase") for n in names if (ns := api.get(f"/api/v1/namespaces/{n}"))}
         # The namespace controller finishes deletion (nothing in them has finalizers without kubelets).

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import pytest
-from fleet_fixtures import gpufleet_command, spec_of, stack_config, write_stack_file
+from fleet_fixtures import gpufleet_command, plan_of, stack_config, write_stack_file
 from local_engine import output_of
 
 from components.kubernetes import admission
@@ -21,7 +21,7 @@ from core.tenancy import access_matrix
 
 pytestmark = pytest.mark.integration
 
-SPEC = spec_of(stack_config("local"))
+PLAN = plan_of(stack_config("local"))
 
 
 def tenancy(engine, *args: str) -> subprocess.CompletedProcess:
@@ -36,7 +36,7 @@ def deployed(local_engine):
     assert up.returncode == 0, f"pulumi up failed:\n{output_of(up)}"
     # The quota admission needs the ResourceQuota status the controller manager computes.
     deadline = time.monotonic() + 60
-    for tenant in SPEC.tenants:
+    for tenant in PLAN.tenants:
         while True:
             quota = local_engine.api.get(f"/api/v1/namespaces/{tenant.name}/resourcequotas/gpufleet-quota")
             if quota and "requests.nvidia.com/gpu" in quota.get("status", {}).get("hard", {}):
@@ -53,11 +53,11 @@ def test_the_deployed_tenancy_is_as_intended(deployed):
     bad = [a for a in report.get("access", []) if not a["ok"]] + [p for p in report.get("probes", []) if not p["ok"]]
     bad += [p for p in report.get("policies", []) if not p["ok"]]
     assert result.returncode == 0 and report["mismatches"] == 0, (bad[:20], output_of(result))
-    assert len(report["access"]) == len(access_matrix(SPEC))
+    assert len(report["access"]) == len(access_matrix(PLAN))
     assert {p["object"] for p in report["policies"]} >= {
         f"ValidatingAdmissionPolicy {admission.POLICY_NAME}", f"ValidatingAdmissionPolicyBinding {admission.BINDING_NAME}"}
     probes = {(p["namespace"], p["probe"]): p for p in report["probes"]}
-    for tenant in SPEC.tenants:
+    for tenant in PLAN.tenants:
         assert probes[(tenant.name, f"gpu-pod-with-{tenant.gpu_quota}-gpus")]["actual"] == "admitted"
         assert probes[(tenant.name, f"gpu-pod-with-{tenant.gpu_quota + 1}-gpus")]["actual"] == "rejected"
         for name in ("privileged", "host-path", "host-network", "gpu-pod-on-foreign-pool", "critical-pod-on-spot",
