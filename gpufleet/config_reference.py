@@ -58,7 +58,7 @@ def _rows(model: type[BaseModel], prefix: str, out: list[str], nested: list) -> 
 
 
 def reference() -> str:
-    lines = ["# Stack config reference", "", "Generated from `components/spec.py` by `python -m gpufleet.config_reference`; do not edit by hand.", "Keys are camelCase; unknown keys are errors.", ""]
+    lines = ["# Stack config reference", "", "Generated from `core/spec.py` by `python -m gpufleet.config_reference`; do not edit by hand.", "Keys are camelCase; unknown keys are errors.", ""]
     for field in FleetSpec.model_fields.values():
         is_list = typing.get_origin(field.annotation) is list
         title = f"gpu-fleet:{field.alias}" + (" (a list)" if is_list else "")
