@@ -5,6 +5,8 @@ Pure functions of a PoolPlan: the platform puts the result into the pool's launc
 (EKS merges it with its own); Ubuntu pools boot Canonical's EKS AMI as a custom image, where EKS
 merges nothing, so they get a cloud-config that runs the same steps and then joins the cluster
 itself with /etc/eks/bootstrap.sh. The shared steps are one macro (templates/node-bootstrap-steps.sh.j2).
+Structured text goes through serializers: the NodeConfig and the cloud-config are dumped as YAML,
+every value in a script is shell-quoted or JSON, and the MIME boundary is checked absent from the parts.
 """
 
 from __future__ import annotations
@@ -12,11 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+import yaml
+
 from .plan import PoolPlan
 from .templating import render
 
 MIME_BOUNDARY = "==GPUFLEET-BOUNDARY=="
+MIME_DELIMITERS = 3  # the opening delimiter of each of the two parts, and the closing one
+NODE_CONFIG_API = "node.eks.aws/v1alpha1"
 CLOUD_CONFIG_HEADER = "#cloud-config"
+BOOTSTRAP_SCRIPT = "/opt/gpufleet/node-bootstrap.sh"
+_NO_WRAP = 1 << 16  # YAML lines are never folded: a flag stays one line
 
 # What every node pip-installs into /opt/gpufleet/venv at boot. The distributions' own ansible-core
 # (2.12 on Ubuntu 22.04, 2.16 on 24.04, older on AL2023) is older than the roles' min_ansible_version
@@ -58,24 +66,48 @@ def _boot_steps(pool: PoolPlan, bundle_bucket: str, bundle_key: str) -> dict:
     }
 
 
+def node_config(pool: PoolPlan) -> str:
+    """nodeadm's NodeConfig (node.eks.aws/v1alpha1): the kubelet registers with the pool's taints and labels."""
+    document = {
+        "apiVersion": NODE_CONFIG_API,
+        "kind": "NodeConfig",
+        "spec": {"kubelet": {"flags": [f"--register-with-taints={register_taints(pool)}", f"--node-labels={node_labels(pool)}"]}},
+    }
+    return yaml.safe_dump(document, sort_keys=False, explicit_start=True, width=_NO_WRAP)
+
+
 def render_nodeadm_mime(pool: PoolPlan, bundle_bucket: str, bundle_key: str) -> str:
     """MIME multipart for AL2023 nodeadm: a NodeConfig that registers with the pool's taints, and
     a script that runs the site playbook before the kubelet starts."""
-    return render(
+    text = render(
         "node-userdata.mime.j2",
         boundary=MIME_BOUNDARY,
-        taints=register_taints(pool),
-        labels=node_labels(pool),
+        node_config=node_config(pool),
         **_boot_steps(pool, bundle_bucket, bundle_key),
     )
+    # Two parts and the closing delimiter: any other occurrence would be content posing as a part.
+    if text.count(f"--{MIME_BOUNDARY}") != MIME_DELIMITERS:
+        raise ValueError(f"pool '{pool.name}': the MIME boundary occurs in the user data's content")
+    return text
+
+
+class _CloudConfigDumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks, so the script in the cloud-config reads as a script."""
+
+
+_CloudConfigDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
 
 
 def render_cloud_config(pool: PoolPlan, bundle_bucket: str, bundle_key: str, cluster: ClusterJoin) -> str:
     """cloud-config for Ubuntu (Canonical's EKS AMI): the shared steps as a script run by runcmd,
     then /etc/eks/bootstrap.sh with the cluster's endpoint and CA and the pool's taints and labels."""
-    return render(
-        "node-userdata.cloud-config.j2",
-        os=pool.os,
+    script = render(
+        "node-bootstrap-ubuntu.sh.j2",
         awscli_version=UBUNTU_AWSCLI_VERSION,
         cluster_name=cluster.name,
         cluster_endpoint=cluster.endpoint,
@@ -83,6 +115,19 @@ def render_cloud_config(pool: PoolPlan, bundle_bucket: str, bundle_key: str, clu
         kubelet_extra_args=f"--register-with-taints={register_taints(pool)} --node-labels={node_labels(pool)}",
         **_boot_steps(pool, bundle_bucket, bundle_key),
     )
+    document = {
+        "package_update": True,
+        "packages": ["python3-venv"],
+        "write_files": [{"path": BOOTSTRAP_SCRIPT, "owner": "root:root", "permissions": "0700", "content": script}],
+        "runcmd": [[BOOTSTRAP_SCRIPT]],
+    }
+    header = (
+        f"{CLOUD_CONFIG_HEADER}\n"
+        f"# gpu-fleet node bootstrap for pool {pool.name} ({pool.os}, Canonical's EKS AMI): the script below runs\n"
+        "# the site playbook and only then joins the node with /etc/eks/bootstrap.sh.\n"
+        "# cloud-init installs the packages (final stage) before it runs runcmd's script (scripts-user, later).\n"
+    )
+    return header + yaml.dump(document, Dumper=_CloudConfigDumper, sort_keys=False, width=_NO_WRAP)
 
 
 def render_user_data(pool: PoolPlan, bundle_bucket: str, bundle_key: str, cluster: Optional[ClusterJoin] = None) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 from .assets import PLAYBOOKS_DIR
 
 _SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache"}
-_SKIP_SUFFIXES = (".pyc", ".retry")
+# Documentation is not content nodes run: editing it must not roll every node group.
+_SKIP_SUFFIXES = (".pyc", ".retry", ".md")
 # What makes playbooks/ a Python package (core.assets): no Ansible content, not bundled.
 _PACKAGE_MARKER = Path("__init__.py")
 

@@ -73,6 +73,13 @@ DEVICE_PLUGIN_DEFAULT_CONFIG = "gpufleet-default"
 # Grafana's sidecar picks up dashboards from ConfigMaps with this label.
 GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
 
+# Names a stack config may not use itself: the fleet stamps them, schedulers and policies trust them.
+RESERVED_LABEL_DOMAIN = PREFIX  # gpufleet.io/* and *.gpufleet.io/*
+RESERVED_LABELS = frozenset({GPU_PRESENT_LABEL, DEVICE_PLUGIN_CONFIG_LABEL, MIG_CONFIG_LABEL})
+RESERVED_TAINTS = frozenset({GPU_TAINT_KEY})
+# Namespaces a tenant may not be: Kubernetes' own and the fleet's.
+RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", SYSTEM_NAMESPACE})
+
 # Extended resources the device plugin advertises; quotas on them take the requests.* form only.
 GPU_RESOURCE = "nvidia.com/gpu"
 MIG_RESOURCE_PREFIX = "nvidia.com/mig-"  # MIG strategy mixed: nvidia.com/mig-<profile>

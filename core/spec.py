@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import re
 from typing import Annotated, Literal, Optional, Union, get_args
 
@@ -17,28 +18,39 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Dis
 from pydantic.alias_generators import to_camel
 
 from .facts import InstanceType, load_facts
+from .label_syntax import kubelet_refuses, label_value_error, qualified_name_error
+from .names import RESERVED_LABEL_DOMAIN, RESERVED_LABELS, RESERVED_NAMESPACES, RESERVED_TAINTS
 
+# Matched with fullmatch: '$' alone would accept a trailing newline ("pool\n").
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _IAM_PRINCIPAL = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _K8S_PRINCIPAL = re.compile(r"^(user|group):[^\s:][^\s]*$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
 _AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+SHOWN_MAX = 80  # longer values are shortened in error messages
+
+
+def shown(value: object) -> str:
+    """A value as an error message quotes it: in single quotes, escaped as JSON escapes (no raw
+    newline or control character reaches a terminal), shortened when huge."""
+    text = str(value)
+    escaped = json.dumps(text[:SHOWN_MAX])[1:-1]
+    return f"'{escaped}'" if len(text) <= SHOWN_MAX else f"'{escaped}...' ({len(text)} characters)"
 
 
 def _vpc_cidr(value: str) -> str:
     try:
         network = ipaddress.IPv4Network(value)
     except ValueError:
-        raise ValueError(f"'{value}' is not an IPv4 CIDR block") from None
+        raise ValueError(f"{shown(value)} is not an IPv4 CIDR block") from None
     if not 16 <= network.prefixlen <= 24:
-        raise ValueError(f"'{value}' must be a /16 to /24 block (AWS allows /16 at most)")
+        raise ValueError(f"{shown(value)} must be a /16 to /24 block (AWS allows /16 at most)")
     return value
 
 
 def _dns_label(value: str) -> str:
-    if not _DNS_LABEL.match(value):
-        raise ValueError(f"'{value}' is not a DNS label (lowercase letters, digits and '-', at most 63)")
+    if not _DNS_LABEL.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a DNS label (lowercase letters, digits and '-', at most 63)")
     return value
 
 
@@ -47,7 +59,7 @@ def _version(kind: str):
         try:
             Version(value)
         except InvalidVersion:
-            raise ValueError(f"'{value}' is not a {kind} version") from None
+            raise ValueError(f"{shown(value)} is not a {kind} version") from None
         return value
 
     return check
@@ -55,40 +67,77 @@ def _version(kind: str):
 
 def _gpu_instance_type(value: str) -> str:
     if load_facts().instance_type(value) is None:
-        raise ValueError(f"unknown GPU instance type '{value}'")
+        raise ValueError(f"unknown GPU instance type {shown(value)}")
     return value
 
 
 def _cuda_version(value: str) -> str:
     _version("CUDA")(value)
     if load_facts().cuda_min_driver(value) is None:
-        raise ValueError(f"unknown CUDA version '{value}'")
+        raise ValueError(f"unknown CUDA version {shown(value)}")
     return value
 
 
 def _principal(value: str) -> str:
-    if not (_IAM_PRINCIPAL.match(value) or _K8S_PRINCIPAL.match(value)):
+    if not (_IAM_PRINCIPAL.fullmatch(value) or _K8S_PRINCIPAL.fullmatch(value)):
         raise ValueError(
-            f"'{value}' is not a principal: use an IAM role/user ARN, 'user:NAME' or 'group:NAME'"
+            f"{shown(value)} is not a principal: use an IAM role/user ARN, 'user:NAME' or 'group:NAME'"
         )
     return value
 
 
 def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
-        raise ValueError(f"'{value}' is not a Kubernetes quantity (e.g. 64, 500m, 256Gi)")
+    if not _QUANTITY.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a Kubernetes quantity (e.g. 64, 500m, 256Gi)")
     return value
 
 
 def _ami_id(value: str) -> str:
-    if not _AMI_ID.match(value):
-        raise ValueError(f"'{value}' is not an AMI id (ami- and 8 or 17 hex digits)")
+    if not _AMI_ID.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not an AMI id (ami- and 8 or 17 hex digits)")
     return value
 
 
+def _qualified_name(what: str, value: str) -> None:
+    problem = qualified_name_error(value)
+    if problem is not None:
+        raise ValueError(f"{what} {shown(value)} is not a Kubernetes qualified name: {problem}")
+
+
+def _fleet_owned(value: str) -> bool:
+    domain = value.rpartition("/")[0]
+    return domain == RESERVED_LABEL_DOMAIN or domain.endswith("." + RESERVED_LABEL_DOMAIN)
+
+
 def _label_key(value: str) -> str:
-    if not _LABEL_KEY.match(value):
-        raise ValueError(f"'{value}' is not a Kubernetes label key")
+    _qualified_name("label key", value)
+    if _fleet_owned(value) or value in RESERVED_LABELS:
+        raise ValueError(f"label key {shown(value)} is reserved: the fleet sets it on every node of the pool")
+    if kubelet_refuses(value):
+        raise ValueError(
+            f"label key {shown(value)} is in a kubernetes.io/k8s.io namespace the kubelet may not set "
+            "(--node-labels allows node.kubernetes.io/*, kubelet.kubernetes.io/* and a few well-known labels)"
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    problem = label_value_error(value)
+    if problem is not None:
+        raise ValueError(f"{shown(value)} is not a Kubernetes label value: {problem}")
+    return value
+
+
+def _taint_key(value: str) -> str:
+    _qualified_name("taint key", value)
+    if _fleet_owned(value) or value in RESERVED_TAINTS:
+        raise ValueError(f"taint key {shown(value)} is reserved: the fleet taints GPU, spot and dedicated pools itself")
+    return value
+
+
+def _tenant_name(value: str) -> str:
+    if value in RESERVED_NAMESPACES:
+        raise ValueError(f"{shown(value)} is reserved (Kubernetes' own namespaces and the fleet's {sorted(RESERVED_NAMESPACES)})")
     return value
 
 
@@ -101,6 +150,9 @@ GpuInstanceType = Annotated[str, AfterValidator(_gpu_instance_type)]
 Principal = Annotated[str, AfterValidator(_principal)]
 Quantity = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) else v), AfterValidator(_quantity)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+TaintKey = Annotated[str, AfterValidator(_taint_key)]
+TenantName = Annotated[DnsLabel, AfterValidator(_tenant_name)]
 AmiId = Annotated[str, AfterValidator(_ami_id)]
 
 # Node operating systems: AL2023 boots through EKS's own AMI types (nodeadm); Ubuntu through
@@ -230,9 +282,9 @@ class SharingSpec(SpecModel):
 
 
 class TaintSpec(SpecModel):
-    key: LabelKey
-    value: str = ""
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+    key: TaintKey = Field(description="Taint key: a Kubernetes qualified name, not gpufleet.io/* or nvidia.com/gpu.")
+    value: LabelValue = Field("", description="Taint value: a Kubernetes label value (at most 63 characters).")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = Field("NoSchedule", description="Taint effect.")
 
 
 class NodePoolSpec(SpecModel):
@@ -253,7 +305,11 @@ class NodePoolSpec(SpecModel):
     sharing: SharingSpec = Field(default_factory=SharingSpec, description="GPU sharing for the pool's nodes.")
     efa: bool = Field(False, description="Attach EFA interfaces and a cluster placement group.")
     disk_gib: int = Field(200, ge=20, le=16384, alias="diskGiB", description="Encrypted gp3 root volume size.")
-    labels: dict[LabelKey, str] = Field(default_factory=dict, description="Extra node labels.")
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict,
+        description="Extra node labels: Kubernetes label keys and values (values at most 63 characters); not "
+        "gpufleet.io/* or the NVIDIA labels the fleet sets, and in kubernetes.io/k8s.io only what the kubelet may set.",
+    )
     taints: list[TaintSpec] = Field(default_factory=list, description="Extra taints besides the GPU/spot ones.")
     os: NodeOs = Field(
         "al2023",
@@ -296,7 +352,10 @@ class AccessSpec(SpecModel):
 
 
 class TenantSpec(SpecModel):
-    name: DnsLabel = Field(description="Tenant and namespace name, unique.")
+    name: TenantName = Field(
+        description="Tenant and namespace name, unique; not default, kube-system, kube-public, kube-node-lease "
+        "or gpu-system."
+    )
     gpu_quota: int = Field(ge=0, description="requests.nvidia.com/gpu in the namespace's ResourceQuota.")
     cpu_quota: Optional[Quantity] = Field(None, description="requests.cpu quota (e.g. 64).")
     memory_quota: Optional[Quantity] = Field(None, description="requests.memory quota (e.g. 256Gi).")

@@ -7,13 +7,14 @@ value; callers print them once, without a traceback, and exit with status 2.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
 from pydantic import ValidationError
 
-from .spec import VPC_TAGS, FleetSpec, cross_field_errors
+from .spec import VPC_TAGS, FleetSpec, cross_field_errors, shown
 
 NAMESPACE = "gpu-fleet"
 PROGRAM_CONFIG = "pulumi config"  # how errors name the config of a running program
@@ -32,15 +33,23 @@ class SpecError(Exception):
         return "\n".join(f"{prefix}{path}: {message}" if path else f"{prefix}{message}" for path, message in self.problems)
 
 
+_CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+# pydantic's marker for an error in a mapping's key (the message says which key).
+_KEY_MARKER = "[key]"
+
+
 def _path(loc: tuple) -> str:
+    """The config path as users write it: nodePools[1].labels['acme.io/team']."""
     text = ""
     for part in loc:
-        if part in VPC_TAGS:
+        if part in VPC_TAGS or part == _KEY_MARKER:
             continue
         if isinstance(part, int):
             text += f"[{part}]"
+        elif _CONFIG_KEY.fullmatch(part):
+            text += f".{part}" if text else part
         else:
-            text += f".{part}" if text else str(part)
+            text += f"[{shown(part)}]"  # a label key or another user-chosen key: quoted and escaped
     return text
 
 

@@ -122,7 +122,7 @@ def _taints(raw: Iterable[Any]) -> list[Taint]:
 
 
 def mig_profile_of(pool_labels: dict) -> Optional[str]:
-    match = _MIG_CONFIG.match(str(pool_labels.get(names.MIG_CONFIG_LABEL, "")))
+    match = _MIG_CONFIG.fullmatch(str(pool_labels.get(names.MIG_CONFIG_LABEL, "")))
     return match.group("profile") if match else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import shlex
 import shutil
 import subprocess
 
@@ -14,15 +15,18 @@ from fleet_fixtures import ROOT, STACKS, plan_of, stack_config, stack_run
 
 from core.boot import (
     ANSIBLE_CORE_VERSION,
+    BOOTSTRAP_SCRIPT,
     CLOUD_CONFIG_HEADER,
     MIME_BOUNDARY,
     ClusterJoin,
+    node_labels,
+    register_taints,
     render_user_data,
 )
 from gpufleet.render import user_data_documents
 
 CLUSTER = ClusterJoin("gpufleet-prod", "https://ABC.gr7.us-east-1.eks.amazonaws.com", "LS0tLS1CRUdJTg==")
-BOOTSTRAP_SCRIPT = "/opt/gpufleet/node-bootstrap.sh"
+
 
 
 def parts(text: str):
@@ -119,12 +123,26 @@ def test_both_oses_share_the_boot_steps():
     assert tail in ubuntu
 
 
-def test_kubelet_args_are_shell_quoted():
+def bootstrap_call(script: str) -> list[str]:
+    """The shell words of the /etc/eks/bootstrap.sh call, as bash would split them."""
+    call = script[script.index("\n/etc/eks/bootstrap.sh ") + 1 :]
+    return shlex.split(call.replace("\\\n", " "))
+
+
+def test_join_arguments_stay_one_shell_word_each():
+    """Whatever the cluster's endpoint or CA hold, each reaches bootstrap.sh as one word, as data."""
     config = stack_config("prod")
-    config["nodePools"][0].update(os="ubuntu-22.04", amiId="ami-01234567", labels={"team": "it's"})
-    plan = plan_of(config)
-    script = boot_script(render_user_data(plan.pools[0], "b", "k", CLUSTER))
-    assert "team=it'\"'\"'s" in script
+    config["nodePools"][0].update(os="ubuntu-22.04", amiId="ami-01234567", labels={"team": "ml.infra_2"})
+    pool = plan_of(config).pools[0]
+    hostile = ClusterJoin("c1", "https://x' ; reboot ; echo '$(id)`id`", "Q==\nrm -rf /")
+    words = bootstrap_call(boot_script(render_user_data(pool, "b", "k", hostile)))
+    assert words == [
+        "/etc/eks/bootstrap.sh", "c1",
+        "--apiserver-endpoint", hostile.endpoint,
+        "--b64-cluster-ca", hostile.certificate_authority,
+        "--kubelet-extra-args", f"--register-with-taints={register_taints(pool)} --node-labels={node_labels(pool)}",
+    ]
+    assert "team=ml.infra_2" in words[-1]
 
 
 def test_ubuntu_user_data_needs_the_cluster():

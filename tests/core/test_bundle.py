@@ -48,5 +48,14 @@ def test_the_package_marker_is_neither_hashed_nor_bundled_but_ansible_python_is(
     assert plugin in bundle_files(bundle) and bundle_hash(bundle) != first
 
 
+def test_documentation_is_not_bundled(bundle):
+    first = bundle_hash(bundle)
+    readme = bundle / "README.md"
+    readme.write_text(readme.read_text() + "\nA typo fixed.\n")
+    (bundle / "roles" / "gpu_verify" / "README.md").write_text("# gpu_verify\n")
+    assert bundle_hash(bundle) == first
+    assert not [p for p in bundle_files(bundle) if p.suffix == ".md"]
+
+
 def test_bundle_key_carries_the_hash():
     assert bundle_key("ab" * 32) == f"playbooks/{'ab' * 8}.zip"

