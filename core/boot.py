@@ -12,11 +12,11 @@ every value in a script is shell-quoted or JSON, and the MIME boundary is checke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterable, Mapping, Optional
 
 import yaml
 
-from .plan import PoolPlan
+from .plan import PoolPlan, Taint
 from .templating import render
 
 MIME_BOUNDARY = "==GPUFLEET-BOUNDARY=="
@@ -44,14 +44,19 @@ class ClusterJoin:
     """Base64 of the cluster CA, as EKS gives it (certificateAuthority.data)."""
 
 
-def register_taints(pool: PoolPlan) -> str:
+def register_taints(taints: Iterable[Taint]) -> str:
     """The kubelet's --register-with-taints value: taints are on the node from registration on."""
-    return ",".join(t.as_flag() for t in pool.taints)
+    return ",".join(t.as_flag() for t in taints)
 
 
-def node_labels(pool: PoolPlan) -> str:
+def node_labels(labels: Mapping[str, str]) -> str:
     """The kubelet's --node-labels value."""
-    return ",".join(f"{k}={v}" for k, v in sorted(pool.labels.items()))
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def kubelet_flags(taints: Iterable[Taint], labels: Mapping[str, str]) -> list[str]:
+    """The flags a pool's node registers with, in either OS's user data (the policy pack reads them back)."""
+    return [f"--register-with-taints={register_taints(taints)}", f"--node-labels={node_labels(labels)}"]
 
 
 def _boot_steps(pool: PoolPlan, bundle_bucket: str, bundle_key: str) -> dict:
@@ -71,7 +76,7 @@ def node_config(pool: PoolPlan) -> str:
     document = {
         "apiVersion": NODE_CONFIG_API,
         "kind": "NodeConfig",
-        "spec": {"kubelet": {"flags": [f"--register-with-taints={register_taints(pool)}", f"--node-labels={node_labels(pool)}"]}},
+        "spec": {"kubelet": {"flags": kubelet_flags(pool.taints, pool.labels)}},
     }
     return yaml.safe_dump(document, sort_keys=False, explicit_start=True, width=_NO_WRAP)
 
@@ -112,7 +117,7 @@ def render_cloud_config(pool: PoolPlan, bundle_bucket: str, bundle_key: str, clu
         cluster_name=cluster.name,
         cluster_endpoint=cluster.endpoint,
         cluster_ca=cluster.certificate_authority,
-        kubelet_extra_args=f"--register-with-taints={register_taints(pool)} --node-labels={node_labels(pool)}",
+        kubelet_extra_args=" ".join(kubelet_flags(pool.taints, pool.labels)),
         **_boot_steps(pool, bundle_bucket, bundle_key),
     )
     document = {

@@ -7,11 +7,13 @@ from typing import Any, Iterable, Mapping, Optional
 from pulumi_policy import Severity
 
 from core import names
+from core.boot import kubelet_flags
+from core.boot_reader import CLOUD_CONFIG_KEYS, NODEADM, NODEADM_PARTS, NodeBoot, read_user_data
 
 from . import resource_types
 from .builders import pool_policy, resource_policy, stack_policy
 from .observed_fleet import Fleet, Pool, tenant_pools
-from .props import as_int, get, has, items, pending, truthy
+from .props import as_int, decode_user_data, get, has, items, pending, truthy
 
 MAX_HOP_LIMIT = 2
 
@@ -169,4 +171,66 @@ ebs_encrypted = resource_policy(
 )
 
 
-POLICIES = [gpu_nodes_tainted, spot_pools_tainted, no_inference_on_spot, imdsv2_required, ebs_encrypted]
+# --- node-user-data-matches-pool --------------------------------------------------------
+
+
+def launch_template_pool(props: Any) -> Optional[str]:
+    """The pool a launch template boots (its instances' gpufleet.io/pool tag), if it says."""
+    for spec in items(props, "tagSpecifications"):
+        pool = get(spec, "tags", names.POOL_LABEL)
+        if isinstance(pool, str):
+            return pool
+    return None
+
+
+def _user_data_findings(boot: NodeBoot, pool: Pool) -> Iterable[str]:
+    if boot.format is None:
+        yield "user data is neither nodeadm MIME nor a cloud-config: nodes would boot something the pool plan does not say"
+        return
+    expected_parts = NODEADM_PARTS if boot.format == NODEADM else CLOUD_CONFIG_KEYS
+    if boot.parts != expected_parts:
+        yield f"user data ({boot.format}) has parts {list(boot.parts)}, expected {list(expected_parts)}"
+    for problem in boot.problems:
+        yield f"user data ({boot.format}): {problem}"
+    expected = tuple(kubelet_flags(pool.taints, pool.labels))
+    if boot.kubelet_flags is not None and boot.kubelet_flags != expected:
+        yield (
+            f"the kubelet would register with {list(boot.kubelet_flags)}, but {pool.label}'s node group says "
+            f"{list(expected)}: the labels and taints nodes register with must be the pool's"
+        )
+
+
+def _check_user_data(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
+    for template in fleet.of_type(resource_types.LAUNCH_TEMPLATE):
+        text = decode_user_data(get(template.props, "userData"))
+        pool = fleet.pools.get(launch_template_pool(template.props) or "")
+        if text is None or pool is None or pool.source != "nodegroup":
+            continue  # no user data, unknown during preview, or no node group of this stack to compare with
+        for message in _user_data_findings(read_user_data(text), pool):
+            yield template.urn, f"{pool.label}: {message}"
+
+
+node_user_data_matches_pool = stack_policy(
+    name="node-user-data-matches-pool",
+    description=(
+        "The user data a GPU pool's nodes boot with is what the pool plan renders: nodeadm MIME with exactly a "
+        "NodeConfig and the bootstrap script, or a cloud-config that only runs the bootstrap script; the kubelet "
+        "registers with exactly the node group's taints and labels."
+    ),
+    check=_check_user_data,
+    severity=Severity.CRITICAL,
+    remediation_steps=(
+        "Let gpu-fleet render the launch template's user data (core.boot); labels and taints belong in the stack "
+        "config's nodePools[].labels and taints, never in hand-edited user data."
+    ),
+)
+
+
+POLICIES = [
+    gpu_nodes_tainted,
+    spot_pools_tainted,
+    no_inference_on_spot,
+    imdsv2_required,
+    ebs_encrypted,
+    node_user_data_matches_pool,
+]

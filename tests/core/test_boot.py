@@ -140,7 +140,7 @@ def test_join_arguments_stay_one_shell_word_each():
         "/etc/eks/bootstrap.sh", "c1",
         "--apiserver-endpoint", hostile.endpoint,
         "--b64-cluster-ca", hostile.certificate_authority,
-        "--kubelet-extra-args", f"--register-with-taints={register_taints(pool)} --node-labels={node_labels(pool)}",
+        "--kubelet-extra-args", f"--register-with-taints={register_taints(pool.taints)} --node-labels={node_labels(pool.labels)}",
     ]
     assert "team=ml.infra_2" in words[-1]
 

@@ -102,7 +102,7 @@ def check_mime(pool, text: str) -> None:
     assert [p.get_content_type() for p in parts] == ["application/node.eks.aws", "text/x-shellscript"]
     node_config = yaml.safe_load(parts[0].get_payload())
     flags = node_config["spec"]["kubelet"]["flags"]
-    assert flags == [f"--register-with-taints={register_taints(pool)}", f"--node-labels={node_labels(pool)}"]
+    assert flags == [f"--register-with-taints={register_taints(pool.taints)}", f"--node-labels={node_labels(pool.labels)}"]
     # The kubelet splits --node-labels on ',' and '=', --register-with-taints on ',' '=' ':'.
     labels = dict(item.split("=", 1) for item in flags[1].removeprefix("--node-labels=").split(","))
     assert labels == dict(pool.labels)
@@ -122,7 +122,7 @@ def check_cloud_config(pool, text: str) -> None:
     assert words == [
         "/etc/eks/bootstrap.sh", CLUSTER.name, "--apiserver-endpoint", CLUSTER.endpoint,
         "--b64-cluster-ca", CLUSTER.certificate_authority,
-        "--kubelet-extra-args", f"--register-with-taints={register_taints(pool)} --node-labels={node_labels(pool)}",
+        "--kubelet-extra-args", f"--register-with-taints={register_taints(pool.taints)} --node-labels={node_labels(pool.labels)}",
     ]
     check_script(pool, script)
 

@@ -31,7 +31,11 @@ CONTRACT = {
     "imdsv2-required": "mandatory",
     "ebs-encrypted": "mandatory",
 }
-ADDITIONS = {"no-mps-sharing": "mandatory", "images-from-allowed-registries": "mandatory"}
+ADDITIONS = {
+    "no-mps-sharing": "mandatory",
+    "images-from-allowed-registries": "mandatory",
+    "node-user-data-matches-pool": "mandatory",
+}
 
 
 def test_names_are_unique():

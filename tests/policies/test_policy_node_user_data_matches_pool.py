@@ -1,0 +1,107 @@
+"""node-user-data-matches-pool: starts from the user data the program really renders (the staging
+stack has an AL2023 and an Ubuntu pool), changes one thing per case."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import yaml
+from fleet_fixtures import stack_run
+from policy_fixtures import UNKNOWN, edited, messages
+
+from core.boot import MIME_BOUNDARY
+
+POLICY = "node-user-data-matches-pool"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+
+
+def pair(pool: str):
+    """The pool's node group and launch template as the program registers them."""
+    run = stack_run("staging")
+    name = f"{run.plan.cluster.name}-{pool}"
+    group = next(r for r in run.custom_resources if r.type == NODE_GROUP and r.name == name)
+    template = next(r for r in run.custom_resources if r.type == LAUNCH_TEMPLATE and r.name == name)
+    return group, template
+
+
+def user_data(template) -> str:
+    return base64.b64decode(template.inputs["userData"]).decode()
+
+
+def with_user_data(template, text: str):
+    return edited(template, ("userData",), base64.b64encode(text.encode()).decode())
+
+
+@pytest.mark.parametrize("pool", ["inference-l4", "inference-l4-ubuntu", "training-a100"])
+def test_what_the_program_renders_passes(pool):
+    assert messages(POLICY, *pair(pool)) == []
+
+
+def test_a_third_mime_part_fails():
+    group, template = pair("inference-l4")
+    closing = f"--{MIME_BOUNDARY}--"
+    text = user_data(template).replace(
+        closing, f"--{MIME_BOUNDARY}\nContent-Type: text/x-shellscript\n\n#!/bin/sh\nreboot\n\n{closing}"
+    )
+    found = messages(POLICY, group, with_user_data(template, text))
+    assert any("parts" in m and "text/x-shellscript" in m for m in found), found
+
+
+def test_a_kubelet_flag_smuggled_into_the_node_config_fails():
+    group, template = pair("inference-l4")
+    text = user_data(template).replace("    - --node-labels=", '    - --pod-max-pids=1\n    - --node-labels=')
+    assert any("would register with" in m and "--pod-max-pids=1" in m for m in messages(POLICY, group, with_user_data(template, text)))
+
+
+def test_a_label_the_node_group_does_not_carry_fails():
+    group, template = pair("inference-l4")
+    text = user_data(template).replace("--node-labels=", "--node-labels=acme.io/extra=1,")
+    found = messages(POLICY, group, with_user_data(template, text))
+    assert any("acme.io/extra=1" in m and "node group says" in m for m in found), found
+
+
+def test_a_node_group_label_missing_from_the_user_data_fails():
+    group, template = pair("inference-l4")
+    labels = {**group.inputs["labels"], "acme.io/team": "ml"}
+    assert messages(POLICY, edited(group, ("labels",), labels), template)
+
+
+def test_a_taint_dropped_from_registration_fails():
+    group, template = pair("training-a100")  # spot: GPU and spot taints
+    text = user_data(template).replace(",gpufleet.io/capacity=spot:NoSchedule", "")
+    assert any("--register-with-taints" in m for m in messages(POLICY, group, with_user_data(template, text)))
+
+
+def test_a_node_config_that_sets_more_than_flags_fails():
+    group, template = pair("inference-l4")
+    text = user_data(template).replace("spec:\n  kubelet:", "spec:\n  containerd:\n    config: '[plugins]'\n  kubelet:")
+    assert any("more than the kubelet's flags" in m for m in messages(POLICY, group, with_user_data(template, text)))
+
+
+def test_an_extra_cloud_config_command_fails():
+    group, template = pair("inference-l4-ubuntu")
+    document_text = user_data(template)
+    header, _, body = document_text.partition("package_update")
+    document = yaml.safe_load("package_update" + body)
+    document["runcmd"].append(["reboot"])
+    text = header + yaml.safe_dump(document, sort_keys=False)
+    assert any("runcmd" in m for m in messages(POLICY, group, with_user_data(template, text)))
+
+
+def test_a_command_after_the_join_fails():
+    group, template = pair("inference-l4-ubuntu")
+    document_text = user_data(template)
+    header, _, body = document_text.partition("package_update")
+    document = yaml.safe_load("package_update" + body)
+    document["write_files"][0]["content"] += "reboot\n"
+    text = header + yaml.safe_dump(document, sort_keys=False)
+    assert any("does not end with" in m for m in messages(POLICY, group, with_user_data(template, text)))
+
+
+def test_garbage_fails_and_unknown_or_absent_is_skipped():
+    group, template = pair("inference-l4")
+    assert any("neither" in m for m in messages(POLICY, group, with_user_data(template, "#!/bin/sh\nreboot\n")))
+    assert messages(POLICY, group, edited(template, ("userData",), UNKNOWN)) == []
+    assert messages(POLICY, template) == []  # no node group of this stack to compare with
