@@ -80,24 +80,25 @@ def test_a_node_config_that_sets_more_than_flags_fails():
     assert any("more than the kubelet's flags" in m for m in messages(POLICY, group, with_user_data(template, text)))
 
 
+def with_cloud_config(template, change):
+    """The template with its cloud-config changed by `change(document)` (the header comments kept)."""
+    header, _, body = user_data(template).partition("package_update")
+    document = yaml.safe_load("package_update" + body)
+    change(document)
+    return with_user_data(template, header + yaml.safe_dump(document, sort_keys=False))
+
+
 def test_an_extra_cloud_config_command_fails():
     group, template = pair("inference-l4-ubuntu")
-    document_text = user_data(template)
-    header, _, body = document_text.partition("package_update")
-    document = yaml.safe_load("package_update" + body)
-    document["runcmd"].append(["reboot"])
-    text = header + yaml.safe_dump(document, sort_keys=False)
-    assert any("runcmd" in m for m in messages(POLICY, group, with_user_data(template, text)))
+    changed = with_cloud_config(template, lambda document: document["runcmd"].append(["reboot"]))
+    assert any("runcmd" in m for m in messages(POLICY, group, changed))
 
 
 def test_a_command_after_the_join_fails():
     group, template = pair("inference-l4-ubuntu")
-    document_text = user_data(template)
-    header, _, body = document_text.partition("package_update")
-    document = yaml.safe_load("package_update" + body)
-    document["write_files"][0]["content"] += "reboot\n"
-    text = header + yaml.safe_dump(document, sort_keys=False)
-    assert any("does not end with" in m for m in messages(POLICY, group, with_user_data(template, text)))
+    changed = with_cloud_config(template, lambda document: document["write_files"][0].update(
+        content=document["write_files"][0]["content"] + "reboot\n"))
+    assert any("does not end with" in m for m in messages(POLICY, group, changed))
 
 
 def test_garbage_fails_and_unknown_or_absent_is_skipped():
