@@ -23,7 +23,7 @@ check: venv
 	$(BIN)/gpufleet check --stack $(STACK)
 
 render: venv
-	$(BIN)/gpufleet render --stack $(STACK) --out $(OUT)
+	$(BIN)/gpufleet render --stack $(STACK) --out $(OUT) --clean
 
 ## The whole test suite.
 test: venv

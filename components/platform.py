@@ -13,6 +13,7 @@ from typing import Sequence
 import pulumi
 
 from core.boot import ClusterJoin, render_user_data
+from core.names import node_pool_name, playbook_bucket_name
 from core.plan import FleetPlan, PoolPlan
 
 from .aws.access import EksAccess, EksAccessArgs
@@ -28,11 +29,6 @@ from .kubernetes.scheduling import Scheduling, SchedulingArgs
 from .kubernetes.system_namespace import SystemNamespace, SystemNamespaceArgs
 from .kubernetes.tenant import Tenant, TenantArgs
 from .kubernetes.tenant_roles import TenantRoles, TenantRolesArgs
-
-
-def node_pool_name(cluster: str, pool: str) -> str:
-    """The name of a pool's node group, launch template and node role (part of their URNs)."""
-    return f"{cluster}-{pool}"
 
 
 class GpuPlatform(pulumi.ComponentResource):
@@ -51,7 +47,7 @@ class GpuPlatform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cluster_name = plan.cluster.name
         self.cluster = EksCluster(cluster_name, EksClusterArgs(cluster=plan.cluster), opts=child)
-        bundle = PlaybookBundle(f"{cluster_name}-playbooks", PlaybookBundleArgs(), opts=child)
+        bundle = PlaybookBundle(playbook_bucket_name(cluster_name), PlaybookBundleArgs(), opts=child)
         for pool in plan.pools:
             self.node_pools[pool.name] = GpuNodePool(
                 node_pool_name(cluster_name, pool.name),

@@ -80,6 +80,24 @@ RESERVED_TAINTS = frozenset({GPU_TAINT_KEY})
 # Namespaces a tenant may not be: Kubernetes' own and the fleet's.
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", SYSTEM_NAMESPACE})
 
+# AWS resource names derived from the cluster and pool names (part of their URNs). Pulumi auto-names
+# AWS resources by appending '-' and 7 random characters, which counts against AWS's length limits.
+AUTONAME_SUFFIX_LENGTH = 8
+PLAYBOOK_BUCKET_SUFFIX = "-playbooks"
+NODE_ROLE_SUFFIX = "-node"
+S3_BUCKET_NAME_MAX = 63
+IAM_ROLE_NAME_MAX = 64
+
+
+def node_pool_name(cluster: str, pool: str) -> str:
+    """The name of a pool's node group, launch template and node role."""
+    return f"{cluster}-{pool}"
+
+
+def playbook_bucket_name(cluster: str) -> str:
+    return f"{cluster}{PLAYBOOK_BUCKET_SUFFIX}"
+
+
 # Extended resources the device plugin advertises; quotas on them take the requests.* form only.
 GPU_RESOURCE = "nvidia.com/gpu"
 MIG_RESOURCE_PREFIX = "nvidia.com/mig-"  # MIG strategy mixed: nvidia.com/mig-<profile>

@@ -19,7 +19,18 @@ from pydantic.alias_generators import to_camel
 
 from .facts import InstanceType, load_facts
 from .label_syntax import kubelet_refuses, label_value_error, qualified_name_error
-from .names import RESERVED_LABEL_DOMAIN, RESERVED_LABELS, RESERVED_NAMESPACES, RESERVED_TAINTS
+from .names import (
+    AUTONAME_SUFFIX_LENGTH,
+    IAM_ROLE_NAME_MAX,
+    NODE_ROLE_SUFFIX,
+    RESERVED_LABEL_DOMAIN,
+    RESERVED_LABELS,
+    RESERVED_NAMESPACES,
+    RESERVED_TAINTS,
+    S3_BUCKET_NAME_MAX,
+    node_pool_name,
+    playbook_bucket_name,
+)
 
 # Matched with fullmatch: '$' alone would accept a trailing newline ("pool\n").
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -28,6 +39,17 @@ _K8S_PRINCIPAL = re.compile(r"^(user|group):[^\s:][^\s]*$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
 _AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 SHOWN_MAX = 80  # longer values are shortened in error messages
+_KUBERNETES_VERSION = re.compile(r"1\.[0-9]{1,2}")
+# The OCI distribution spec's tag grammar.
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# EKS service quota: nodes per managed node group.
+MAX_NODES_PER_POOL = 450
+MAX_GPU_QUOTA = 100_000
+
+
+def shortened(text: str) -> str:
+    """Text for an error message, cut after SHOWN_MAX characters (saying how long it was)."""
+    return text if len(text) <= SHOWN_MAX else f"{text[:SHOWN_MAX]}... ({len(text)} characters)"
 
 
 def shown(value: object) -> str:
@@ -89,6 +111,18 @@ def _principal(value: str) -> str:
 def _quantity(value: str) -> str:
     if not _QUANTITY.fullmatch(value):
         raise ValueError(f"{shown(value)} is not a Kubernetes quantity (e.g. 64, 500m, 256Gi)")
+    return value
+
+
+def _kubernetes_version(value: str) -> str:
+    if not _KUBERNETES_VERSION.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a Kubernetes version: write major.minor, e.g. 1.33")
+    return value
+
+
+def _image_tag(value: str) -> str:
+    if not _IMAGE_TAG.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not an image tag (letters, digits, '_', '.', '-'; at most 128)")
     return value
 
 
@@ -154,6 +188,8 @@ LabelValue = Annotated[str, AfterValidator(_label_value)]
 TaintKey = Annotated[str, AfterValidator(_taint_key)]
 TenantName = Annotated[DnsLabel, AfterValidator(_tenant_name)]
 AmiId = Annotated[str, AfterValidator(_ami_id)]
+KubernetesVersion = Annotated[str, AfterValidator(_kubernetes_version)]
+ImageTag = Annotated[str, AfterValidator(_image_tag)]
 
 # Node operating systems: AL2023 boots through EKS's own AMI types (nodeadm); Ubuntu through
 # Canonical's EKS AMIs as a custom image (cloud-init user data, /etc/eks/bootstrap.sh).
@@ -162,10 +198,11 @@ UBUNTU_OS = tuple(os for os in get_args(NodeOs) if os.startswith("ubuntu-"))
 
 
 class SpecModel(BaseModel):
-    """Base of every spec object: camelCase keys, unknown keys rejected, immutable."""
+    """Base of every spec object: camelCase keys, unknown keys rejected, immutable, and strict types
+    (YAML's `true` is no integer and 5.0 no node count)."""
 
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True
     )
 
 
@@ -197,7 +234,9 @@ class ClusterSpec(SpecModel):
         description="eks: the program creates VPC and EKS cluster. existing: use kubeconfig, create no AWS resources."
     )
     name: DnsLabel = Field(description="Cluster name; prefixes every AWS resource.")
-    kubernetes_version: str = Field("1.33", description="EKS Kubernetes version. Only valid when mode is eks.")
+    kubernetes_version: KubernetesVersion = Field(
+        "1.33", description="EKS Kubernetes version, major.minor (e.g. 1.33). Only valid when mode is eks."
+    )
     vpc: Optional[Vpc] = Field(
         None, description="Network for an eks cluster: {cidr, availabilityZones} or {vpcId, subnetIds}."
     )
@@ -296,11 +335,13 @@ class NodePoolSpec(SpecModel):
     workload: Literal["inference", "training", "batch", "dev"] = Field(
         "batch", description="What the pool is for; label gpufleet.io/workload."
     )
-    min_size: int = Field(0, ge=0, description="Fewest nodes.")
+    min_size: int = Field(0, ge=0, le=MAX_NODES_PER_POOL, description="Fewest nodes.")
     desired_size: Optional[int] = Field(
-        None, ge=0, description="Nodes at creation (default minSize); an autoscaler owns it afterwards."
+        None, ge=0, le=MAX_NODES_PER_POOL, description="Nodes at creation (default minSize); an autoscaler owns it afterwards."
     )
-    max_size: int = Field(1, ge=1, description="Most nodes.")
+    max_size: int = Field(
+        1, ge=1, le=MAX_NODES_PER_POOL, description=f"Most nodes (at most {MAX_NODES_PER_POOL}, EKS's nodes per managed node group)."
+    )
     driver_version: Optional[DriverVersion] = Field(None, description="Overrides drivers.version for this pool.")
     sharing: SharingSpec = Field(default_factory=SharingSpec, description="GPU sharing for the pool's nodes.")
     efa: bool = Field(False, description="Attach EFA interfaces and a cluster placement group.")
@@ -356,7 +397,9 @@ class TenantSpec(SpecModel):
         description="Tenant and namespace name, unique; not default, kube-system, kube-public, kube-node-lease "
         "or gpu-system."
     )
-    gpu_quota: int = Field(ge=0, description="requests.nvidia.com/gpu in the namespace's ResourceQuota.")
+    gpu_quota: int = Field(
+        ge=0, le=MAX_GPU_QUOTA, description="requests.nvidia.com/gpu in the namespace's ResourceQuota."
+    )
     cpu_quota: Optional[Quantity] = Field(None, description="requests.cpu quota (e.g. 64).")
     memory_quota: Optional[Quantity] = Field(None, description="requests.memory quota (e.g. 256Gi).")
     pools: list[DnsLabel] = Field(min_length=1, description="Node pools the tenant's GPU pods may use.")
@@ -375,21 +418,21 @@ class TenantSpec(SpecModel):
 
 class AlertsSpec(SpecModel):
     gpu_temperature_celsius: int = Field(85, ge=40, le=110, description="Alert above this GPU temperature.")
-    idle_minutes: int = Field(30, ge=1, description="Alert when an allocated GPU is idle this long.")
+    idle_minutes: int = Field(30, ge=1, le=10080, description="Alert when an allocated GPU is idle this long (at most a week).")
     memory_used_ratio: float = Field(0.95, gt=0, le=1, description="Alert above this framebuffer use.")
 
 
 class MonitoringSpec(SpecModel):
     dcgm_exporter: bool = Field(True, description="Deploy dcgm-exporter on GPU nodes.")
     service_monitor: bool = Field(True, description="ServiceMonitor + PrometheusRule (Prometheus Operator CRDs).")
-    exporter_version: str = Field(
+    exporter_version: ImageTag = Field(
         default_factory=lambda: load_facts().software.dcgm_exporter_version, description="dcgm-exporter image tag."
     )
     alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="Alert thresholds.")
 
 
 class DevicePluginSpec(SpecModel):
-    version: str = Field(
+    version: ImageTag = Field(
         default_factory=lambda: load_facts().software.device_plugin_version, description="k8s-device-plugin tag."
     )
     gpu_feature_discovery: bool = Field(False, description="Also deploy GPU Feature Discovery.")
@@ -445,6 +488,7 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     errors += _duplicates("nodePools", [p.name for p in spec.node_pools])
     errors += _duplicates("tenants", [t.name for t in spec.tenants])
+    errors += _aws_name_errors(spec)
     for i, pool in enumerate(spec.node_pools):
         where = f"nodePools[{i}]"
         catalog = pool.catalog()
@@ -469,6 +513,28 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
             owner = dedicated_owner.get(pool_name)
             if owner is not None and owner != tenant.name:
                 errors.append((f"tenants[{i}].pools[{j}]", f"pool '{pool_name}' is dedicated to tenant '{owner}'"))
+    return errors
+
+
+def _aws_name_errors(spec: FleetSpec) -> list[tuple[str, str]]:
+    """AWS names derived from the cluster and pool names, with Pulumi's auto-name suffix, must fit AWS's limits."""
+    if spec.cluster.mode != "eks":
+        return []
+    errors = []
+    bucket = len(playbook_bucket_name(spec.cluster.name)) + AUTONAME_SUFFIX_LENGTH
+    if bucket > S3_BUCKET_NAME_MAX:
+        errors.append(
+            ("cluster.name", f"{shown(spec.cluster.name)} is too long: the playbook bucket's name would have {bucket} "
+             f"characters, S3 allows {S3_BUCKET_NAME_MAX} (use at most "
+             f"{S3_BUCKET_NAME_MAX - bucket + len(spec.cluster.name)})")
+        )
+    for i, pool in enumerate(spec.node_pools):
+        role = len(node_pool_name(spec.cluster.name, pool.name) + NODE_ROLE_SUFFIX) + AUTONAME_SUFFIX_LENGTH
+        if role > IAM_ROLE_NAME_MAX:
+            errors.append(
+                (f"nodePools[{i}].name", f"{shown(pool.name)} is too long with cluster name {shown(spec.cluster.name)}: the "
+                 f"node role's name would have {role} characters, IAM allows {IAM_ROLE_NAME_MAX}")
+            )
     return errors
 
 

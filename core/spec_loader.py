@@ -11,10 +11,11 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
 from pydantic import ValidationError
 
-from .spec import VPC_TAGS, FleetSpec, cross_field_errors, shown
+from .spec import VPC_TAGS, FleetSpec, cross_field_errors, shortened, shown
+from .yaml_reader import MAX_BYTES
+from .yaml_reader import load as load_yaml
 
 NAMESPACE = "gpu-fleet"
 PROGRAM_CONFIG = "pulumi config"  # how errors name the config of a running program
@@ -62,7 +63,7 @@ def _message(error: Mapping[str, Any]) -> str:
     message = error["msg"]
     if kind == "value_error":
         return message.removeprefix("Value error, ")
-    return f"{message[0].lower()}{message[1:]}, got {json.dumps(error.get('input'), default=str)}"
+    return f"{message[0].lower()}{message[1:]}, got {shortened(json.dumps(error.get('input'), default=str))}"
 
 
 def parse_spec(config: Mapping[str, Any], source: str = "") -> FleetSpec:
@@ -93,12 +94,14 @@ def load_stack_file(path: str | Path) -> FleetSpec:
     """Reads a Pulumi stack config file (stacks/Pulumi.<env>.yaml or any copy of one)."""
     source = str(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise SpecError([("", f"cannot read stack config: {exc.strerror}")], source) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([("", f"not valid YAML: {exc}")], source) from None
+    try:
+        document = load_yaml(raw)
+    except ValueError as exc:
+        raise SpecError([("", str(exc))], source) from None
     if not isinstance(document, Mapping) or not isinstance(document.get("config"), Mapping):
         raise SpecError([("config", "a stack config file needs a 'config:' mapping")], source)
     return parse_spec(namespaced_config(document["config"], source), source)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import yaml
 
-from components.platform import node_pool_name
+from core.names import node_pool_name
 
 from .offline import OfflineRun
+from .targets import UsageError
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
@@ -71,8 +74,33 @@ def render_artifacts(run: OfflineRun) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def check_out(out: Path, clean: bool) -> None:
+    """Refuse, before anything is computed or written, an --out that is a file, or a directory that
+    already holds files (stale artifacts of another stack would sit beside the new ones) unless
+    --clean replaces it."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: '{out}' exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not clean:
+        raise UsageError(
+            f"--out: '{out}' is not empty (it may hold another stack's artifacts): "
+            "choose an empty or new directory, or pass --clean to replace its contents"
+        )
+
+
 def write_artifacts(files: dict[str, str], out: Path) -> None:
-    for relative, text in files.items():
-        path = out / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    """All files or none: written into a fresh directory beside `out`, which then replaces `out`."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            for relative, text in files.items():
+                path = staging / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            if out.is_dir():
+                shutil.rmtree(out)
+            staging.rename(out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as error:
+        raise UsageError(f"--out: cannot write '{out}': {error.strerror or error}") from None

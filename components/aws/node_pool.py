@@ -14,7 +14,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from core.names import POOL_LABEL
+from core.names import NODE_ROLE_SUFFIX, POOL_LABEL
 from core.plan import PoolPlan
 
 from .bundle import read_policy
@@ -60,7 +60,7 @@ class GpuNodePool(pulumi.ComponentResource):
         super().__init__("gpufleet:nodepool:GpuNodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         pool = args.pool
-        self.role = aws.iam.Role(f"{name}-node", assume_role_policy=assume_role_policy("ec2.amazonaws.com"), opts=child)
+        self.role = aws.iam.Role(f"{name}{NODE_ROLE_SUFFIX}", assume_role_policy=assume_role_policy("ec2.amazonaws.com"), opts=child)
         attachments = [
             aws.iam.RolePolicyAttachment(f"{name}-{arn.rsplit('/', 1)[1]}", role=self.role.name, policy_arn=arn, opts=child)
             for arn in NODE_POLICIES

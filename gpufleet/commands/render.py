@@ -6,14 +6,15 @@ import argparse
 from pathlib import Path
 
 from ..offline import run_offline
-from ..render import render_artifacts, write_artifacts
+from ..render import check_out, render_artifacts, write_artifacts
 from ..targets import EXIT_OK, add_target_arguments, load_target
 
 
 def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    check_out(out, args.clean)
     spec, stack = load_target(args)
     files = render_artifacts(run_offline(spec, stack))
-    out = Path(args.out)
     write_artifacts(files, out)
     print(f"wrote {len(files)} files to {out}")
     return EXIT_OK
@@ -22,5 +23,10 @@ def run(args: argparse.Namespace) -> int:
 def register(commands) -> None:
     parser = commands.add_parser("render", help="write every generated artifact into a directory")
     add_target_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="DIR")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="where to write: a new or empty directory (see --clean)"
+    )
+    parser.add_argument(
+        "--clean", action="store_true", help="replace the contents of a non-empty --out directory"
+    )
     parser.set_defaults(handler=run)
