@@ -32,7 +32,6 @@ from .names import (
     playbook_bucket_name,
 )
 
-# Matched with fullmatch: '$' alone would accept a trailing newline ("pool\n").
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _IAM_PRINCIPAL = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _K8S_PRINCIPAL = re.compile(r"^(user|group):[^\s:][^\s]*$")
@@ -60,6 +59,18 @@ def shown(value: object) -> str:
     return f"'{escaped}'" if len(text) <= SHOWN_MAX else f"'{escaped}...' ({len(text)} characters)"
 
 
+def _matching(pattern: re.Pattern, problem: str):
+    """A validator: the whole value matches `pattern` (fullmatch: '$' would let a trailing newline
+    through), else an error quoting the value, then `problem`."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{shown(value)} {problem}")
+        return value
+
+    return check
+
+
 def _vpc_cidr(value: str) -> str:
     try:
         network = ipaddress.IPv4Network(value)
@@ -67,12 +78,6 @@ def _vpc_cidr(value: str) -> str:
         raise ValueError(f"{shown(value)} is not an IPv4 CIDR block") from None
     if not 16 <= network.prefixlen <= 24:
         raise ValueError(f"{shown(value)} must be a /16 to /24 block (AWS allows /16 at most)")
-    return value
-
-
-def _dns_label(value: str) -> str:
-    if not _DNS_LABEL.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not a DNS label (lowercase letters, digits and '-', at most 63)")
     return value
 
 
@@ -105,30 +110,6 @@ def _principal(value: str) -> str:
         raise ValueError(
             f"{shown(value)} is not a principal: use an IAM role/user ARN, 'user:NAME' or 'group:NAME'"
         )
-    return value
-
-
-def _quantity(value: str) -> str:
-    if not _QUANTITY.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not a Kubernetes quantity (e.g. 64, 500m, 256Gi)")
-    return value
-
-
-def _kubernetes_version(value: str) -> str:
-    if not _KUBERNETES_VERSION.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not a Kubernetes version: write major.minor, e.g. 1.33")
-    return value
-
-
-def _image_tag(value: str) -> str:
-    if not _IMAGE_TAG.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not an image tag (letters, digits, '_', '.', '-'; at most 128)")
-    return value
-
-
-def _ami_id(value: str) -> str:
-    if not _AMI_ID.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not an AMI id (ami- and 8 or 17 hex digits)")
     return value
 
 
@@ -175,21 +156,27 @@ def _tenant_name(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsLabel = Annotated[
+    str, AfterValidator(_matching(_DNS_LABEL, "is not a DNS label (lowercase letters, digits and '-', at most 63)"))
+]
 VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
 DriverVersion = Annotated[str, AfterValidator(_version("driver"))]
 ToolkitVersion = Annotated[str, AfterValidator(_version("container toolkit"))]
 CudaVersion = Annotated[str, AfterValidator(_cuda_version)]
 GpuInstanceType = Annotated[str, AfterValidator(_gpu_instance_type)]
 Principal = Annotated[str, AfterValidator(_principal)]
-Quantity = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) else v), AfterValidator(_quantity)]
+Quantity = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) else v), AfterValidator(_matching(_QUANTITY, "is not a Kubernetes quantity (e.g. 64, 500m, 256Gi)"))]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 TaintKey = Annotated[str, AfterValidator(_taint_key)]
 TenantName = Annotated[DnsLabel, AfterValidator(_tenant_name)]
-AmiId = Annotated[str, AfterValidator(_ami_id)]
-KubernetesVersion = Annotated[str, AfterValidator(_kubernetes_version)]
-ImageTag = Annotated[str, AfterValidator(_image_tag)]
+AmiId = Annotated[str, AfterValidator(_matching(_AMI_ID, "is not an AMI id (ami- and 8 or 17 hex digits)"))]
+KubernetesVersion = Annotated[
+    str, AfterValidator(_matching(_KUBERNETES_VERSION, "is not a Kubernetes version: write major.minor, e.g. 1.33"))
+]
+ImageTag = Annotated[
+    str, AfterValidator(_matching(_IMAGE_TAG, "is not an image tag (letters, digits, '_', '.', '-'; at most 128)"))
+]
 
 # Node operating systems: AL2023 boots through EKS's own AMI types (nodeadm); Ubuntu through
 # Canonical's EKS AMIs as a custom image (cloud-init user data, /etc/eks/bootstrap.sh).
