@@ -23,11 +23,11 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from policies import ALL
+from policies import ALL, tenancy
 from policies.builders import options
 
 from .offline import OfflineRun, PlannedResource
-from .targets import UsageError
+from .targets import UsageError, find_project
 
 LEVELS = {level.value: level for level in EnforcementLevel}
 _JSON_TYPES = {"boolean": bool, "number": (int, float), "integer": int, "string": str, "array": list, "object": dict}
@@ -97,6 +97,35 @@ def load_policy_config(path: str) -> dict:
     if not isinstance(document, dict):
         raise PolicyConfigError(f"--policy-config: '{path}' must hold a JSON object of policy names")
     return document
+
+
+# A stack's own policy config, where the project keeps one (what CI passes the engine).
+STACK_POLICY_CONFIG = "policies/config/{stack}.json"
+
+
+def add_policy_config_argument(parser) -> None:
+    parser.add_argument(
+        "--policy-config",
+        metavar="FILE",
+        help='policy pack config as the engine takes it: {"all": "mandatory", "<policy>": {"enforcementLevel": ..., ...}}; '
+        f"default with --stack: the project's {STACK_POLICY_CONFIG} where it exists",
+    )
+
+
+def policy_config_for(args) -> tuple[Optional[dict], Optional[str]]:
+    """The policy config to evaluate with and where it came from: --policy-config, else the stack's own."""
+    path = args.policy_config
+    if path is None and args.stack:
+        project = find_project()
+        candidate = project / STACK_POLICY_CONFIG.format(stack=args.stack) if project is not None else None
+        path = str(candidate) if candidate is not None and candidate.is_file() else None
+    return (load_policy_config(path), path) if path else (None, None)
+
+
+def quota_ratio(policy_config: Optional[Mapping[str, Any]]) -> float:
+    """The oversubscription ratio tenant-quota-within-capacity judges with under this policy config."""
+    _, opts = resolve_config(policy_config)[tenancy.tenant_quota_within_capacity.name]
+    return float(opts[tenancy.OVERSUBSCRIPTION_RATIO])
 
 
 def _options(resource: PlannedResource) -> PolicyResourceOptions:

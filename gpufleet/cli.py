@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib.metadata import version
 from typing import Optional, Sequence
 
 from core.spec_loader import SpecError
@@ -18,11 +19,17 @@ from .targets import EXIT_INVALID, UsageError
 COMMANDS = ["plan", "check", "compat", "render", "tenancy"]
 
 
+EPILOG = "exit status: 0 fine; 1 a mandatory policy violation (check), incompatible (compat) or a tenancy mismatch (tenancy); 2 invalid input"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gpufleet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="gpufleet", description=__doc__.splitlines()[0], epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('gpu-fleet')}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"gpufleet.commands.{name}").register(commands)
+    for command in commands.choices.values():
+        command.epilog = EPILOG
     return parser
 
 

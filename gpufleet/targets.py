@@ -1,4 +1,9 @@
-"""Which stack config a command works on: --stack ENV (stacks/Pulumi.ENV.yaml) or --config FILE."""
+"""Which stack config a command works on: --stack ENV or --config FILE.
+
+--stack ENV reads Pulumi.ENV.yaml from the stack config directory of the Pulumi project in the
+current directory or the nearest one above it (Pulumi.yaml's stackConfigDir, default the project
+directory), as `pulumi` itself finds it; --config FILE takes any stack config file.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Optional
+
+import yaml
 
 from core.spec import FleetSpec
 from core.spec_loader import load_stack_file
 
-STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
-DEFAULT_STACK = "local"
+PROJECT_FILE = "Pulumi.yaml"
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INVALID = 0, 1, 2
 
@@ -20,14 +27,38 @@ class UsageError(Exception):
     """Bad command-line input (exit 2)."""
 
 
-def available_stacks() -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACKS_DIR.glob("Pulumi.*.yaml"))
+def find_project(start: Optional[Path] = None) -> Optional[Path]:
+    """The directory of the nearest Pulumi.yaml at or above `start` (the current directory)."""
+    here = (start or Path.cwd()).resolve()
+    return next((d for d in (here, *here.parents) if (d / PROJECT_FILE).is_file()), None)
+
+
+def stacks_dir(project: Path) -> Path:
+    try:
+        document = yaml.safe_load((project / PROJECT_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise UsageError(f"{project / PROJECT_FILE}: cannot read the Pulumi project: {error}") from None
+    configured = document.get("stackConfigDir") if isinstance(document, dict) else None
+    return project / configured if isinstance(configured, str) and configured else project
+
+
+def available_stacks(directory: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
 
 
 def stack_path(stack: str) -> Path:
-    path = STACKS_DIR / f"Pulumi.{stack}.yaml"
+    project = find_project()
+    if project is None:
+        raise UsageError(
+            f"--stack: no Pulumi project ({PROJECT_FILE}) in {Path.cwd()} or above: run from your project, "
+            "or give the stack config file with --config FILE"
+        )
+    directory = stacks_dir(project)
+    path = directory / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        raise UsageError(f"--stack: unknown stack '{stack}' (stacks: {', '.join(available_stacks())})")
+        raise UsageError(
+            f"--stack: unknown stack '{stack}' in {directory} (stacks: {', '.join(available_stacks(directory)) or 'none'})"
+        )
     return path
 
 
@@ -45,21 +76,24 @@ def load_config_file(path: Path) -> tuple[FleetSpec, str]:
 
 
 def load_target(args: argparse.Namespace) -> tuple[FleetSpec, str]:
-    """The spec and stack name from --config FILE or --stack ENV (default: local)."""
+    """The spec and stack name from --config FILE or --stack ENV."""
     if args.config:
         return load_config_file(Path(args.config))
-    stack = args.stack or DEFAULT_STACK
-    return load_stack_file(stack_path(stack)), stack
+    if not args.stack:
+        raise UsageError("give the stack: --stack ENV (a stack of the Pulumi project here) or --config FILE")
+    return load_stack_file(stack_path(args.stack)), args.stack
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--stack", metavar="ENV", help=f"a stack in stacks/ (default: {DEFAULT_STACK})")
+    target.add_argument(
+        "--stack", metavar="ENV", help="a stack of the Pulumi project in this directory or above (its stackConfigDir)"
+    )
     target.add_argument("--config", metavar="FILE", help="any Pulumi stack config file")
 
 
 def add_format_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--format", choices=["text", "json"], default="text", help="text for people, json for tools")
 
 
 def emit(data: dict, text: str, fmt: str) -> None:

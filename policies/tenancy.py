@@ -65,8 +65,12 @@ def quota_groups(fleet: Fleet, ratio: float) -> tuple[list[QuotaCapacityGroup], 
     return capacity_groups([pool_gpus(p) for p in pools], tenants, ratio), quotas
 
 
+# The option of tenant-quota-within-capacity that `gpufleet plan`'s capacity report reads too.
+OVERSUBSCRIPTION_RATIO = "oversubscriptionRatio"
+
+
 def _check_quota_capacity(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
-    ratio = float(opts.get("oversubscriptionRatio", 1.0))
+    ratio = float(opts[OVERSUBSCRIPTION_RATIO])
     groups, quotas = quota_groups(fleet, ratio)
     for group in groups:
         if not group.oversubscribed:
@@ -94,11 +98,13 @@ tenant_quota_within_capacity = stack_policy(
     severity=Severity.LOW,
     remediation_steps="Lower the tenant's gpuQuota, raise maxSize of its pools, or allow oversubscription with oversubscriptionRatio.",
     config_schema=schema(
-        oversubscriptionRatio={
-            "type": "number",
-            "default": 1.0,
-            "minimum": 0,
-            "description": "How far a group's quota sum may exceed its pools' GPUs at max size (1.0: not at all; 2.0: twice).",
+        **{
+            OVERSUBSCRIPTION_RATIO: {
+                "type": "number",
+                "default": 1.0,
+                "minimum": 0,
+                "description": "How far a group's quota sum may exceed its pools' GPUs at max size (1.0: not at all; 2.0: twice).",
+            }
         }
     ),
 )

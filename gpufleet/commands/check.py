@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from itertools import groupby
 
-from ..check import STACK, evaluate, has_mandatory, load_policy_config
+from ..check import STACK, add_policy_config_argument, evaluate, has_mandatory, policy_config_for
 from ..offline import run_offline
 from ..targets import EXIT_OK, EXIT_VIOLATION, add_format_argument, add_target_arguments, emit, load_target
 
@@ -18,8 +18,8 @@ def resource_title(resource: str) -> str:
     return f"{parts[2].rsplit('$', 1)[-1]} {parts[3]}"
 
 
-def check_text(stack: str, resources: int, violations: list[dict]) -> str:
-    lines = []
+def check_text(stack: str, resources: int, violations: list[dict], policy_config: str | None = None) -> str:
+    lines = [f"policy config: {policy_config}", ""] if policy_config else []
     ordered = sorted(violations, key=lambda v: (v["resource"], v["level"] != "mandatory", v["policy"]))
     for resource, group in groupby(ordered, key=lambda v: v["resource"]):
         lines.append(resource_title(resource))
@@ -35,12 +35,13 @@ def check_text(stack: str, resources: int, violations: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    policy_config = load_policy_config(args.policy_config) if args.policy_config else None
     spec, stack = load_target(args)
+    policy_config, source = policy_config_for(args)
     offline = run_offline(spec, stack)
     violations = evaluate(offline, policy_config)
     resources = len(offline.custom_resources)
-    emit({"resources": resources, "violations": violations}, check_text(stack, resources, violations), args.format)
+    text = check_text(stack, resources, violations, source)
+    emit({"resources": resources, "violations": violations}, text, args.format)
     return EXIT_VIOLATION if has_mandatory(violations) else EXIT_OK
 
 
@@ -48,9 +49,5 @@ def register(commands) -> None:
     parser = commands.add_parser("check", help="run the policy pack on a stack offline")
     add_target_arguments(parser)
     add_format_argument(parser)
-    parser.add_argument(
-        "--policy-config",
-        metavar="FILE",
-        help='policy pack config as the engine takes it: {"all": "mandatory", "<policy>": {"enforcementLevel": ..., ...}}',
-    )
+    add_policy_config_argument(parser)
     parser.set_defaults(handler=run)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..check import evaluate
+from ..check import add_policy_config_argument, evaluate, policy_config_for, quota_ratio
 from ..offline import run_offline
 from ..plan.build import build_plan
 from ..plan.compare import compare_plans
@@ -14,8 +14,9 @@ from ..targets import EXIT_OK, add_target_arguments, emit, load_named, load_targ
 
 def run(args: argparse.Namespace) -> int:
     spec, stack = load_target(args)
+    policy_config, _ = policy_config_for(args)
     offline = run_offline(spec, stack)
-    plan = build_plan(offline, violations=evaluate(offline))
+    plan = build_plan(offline, evaluate(offline, policy_config), quota_ratio(policy_config))
     if args.compare_to:
         base_spec, base_name = load_named(args.compare_to)
         plan["compare"] = compare_plans(plan, build_plan(run_offline(base_spec, base_name)), base_name)
@@ -26,8 +27,12 @@ def run(args: argparse.Namespace) -> int:
 def register(commands) -> None:
     parser = commands.add_parser("plan", help="what the stack deploys: resources, node pools, tenants, cost")
     add_target_arguments(parser)
-    parser.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    parser.add_argument(
+        "--format", choices=["text", "json", "markdown"], default="text",
+        help="text for people, json for tools, markdown for a pull-request comment",
+    )
     parser.add_argument(
         "--compare-to", metavar="OTHER", help="a stack name or config file: show resource and cost changes against it"
     )
+    add_policy_config_argument(parser)
     parser.set_defaults(handler=run)

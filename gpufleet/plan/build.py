@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from core.capacity import capacity_report
+from core.capacity import DEFAULT_MAX_RATIO, capacity_report
 from core.cost import cost_report, fleet_cost
 from core.plan import FleetPlan
 
@@ -26,7 +26,8 @@ def tenant_summary(plan: FleetPlan) -> list[dict[str, Any]]:
     ]
 
 
-def build_plan(run: OfflineRun, violations: list[dict] | None = None) -> dict[str, Any]:
+def build_plan(run: OfflineRun, violations: list[dict] | None = None, max_ratio: float = DEFAULT_MAX_RATIO) -> dict[str, Any]:
+    """The plan as data; `max_ratio`: the quota/capacity ratio the stack's policy config allows."""
     custom = run.custom_resources
     return {
         "stack": run.stack,
@@ -35,6 +36,6 @@ def build_plan(run: OfflineRun, violations: list[dict] | None = None) -> dict[st
         "nodePools": run.plan.pool_inventory(),
         "tenants": tenant_summary(run.plan),
         "cost": cost_report(fleet_cost(run.plan)),
-        "capacity": capacity_report(run.plan),
+        "capacity": capacity_report(run.plan, max_ratio),
         "violations": violations or [],
     }

@@ -45,6 +45,13 @@ def plan_text(plan: dict[str, Any]) -> str:
     if plan.get("compare"):
         parts.append(render_text(compare_sections(plan["compare"])))
     parts.append(render_text(cost_sections(plan) + capacity_sections(plan)))
+    violations = plan.get("violations") or []
+    mandatory = sum(v.get("level") == "mandatory" for v in violations)
+    parts += ["", f"Policy violations: {len(violations)} ({mandatory} mandatory)"]
+    if violations:
+        parts.append(
+            table(["level", "policy", "resource", "message"], [[v["level"], v["policy"], v["resource"], v["message"]] for v in violations])
+        )
     return "\n".join(parts) + "\n"
 
 
