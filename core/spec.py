@@ -316,7 +316,10 @@ class TaintSpec(SpecModel):
 class NodePoolSpec(SpecModel):
     name: DnsLabel = Field(description="Pool name, unique; label gpufleet.io/pool.")
     instance_types: list[GpuInstanceType] = Field(
-        min_length=1, description="GPU instance types; several diversify spot capacity. One GPU model per pool."
+        min_length=1,
+        description="GPU instance types; several diversify spot capacity. One GPU model per pool. Known types: "
+        + ", ".join(sorted(load_facts().instance_types))
+        + ".",
     )
     capacity: Literal["on-demand", "spot"] = Field("on-demand", description="EC2 capacity type.")
     workload: Literal["inference", "training", "batch", "dev"] = Field(
@@ -374,9 +377,18 @@ class NodePoolSpec(SpecModel):
 
 
 class AccessSpec(SpecModel):
-    admins: list[Principal] = Field(default_factory=list, description="Namespace admin (ClusterRole admin).")
-    editors: list[Principal] = Field(default_factory=list, description="Namespace edit.")
-    viewers: list[Principal] = Field(default_factory=list, description="Namespace view.")
+    admins: list[Principal] = Field(
+        default_factory=list,
+        description="Bound in the namespace to ClusterRole gpufleet-tenant-admin (workloads, Secrets, RoleBindings; "
+        "NetworkPolicies, quotas and limit ranges read-only).",
+    )
+    editors: list[Principal] = Field(
+        default_factory=list,
+        description="Bound to gpufleet-tenant-edit (workloads and Secrets; NetworkPolicies, quotas, limit ranges read-only).",
+    )
+    viewers: list[Principal] = Field(
+        default_factory=list, description="Bound to the built-in view (read-only, no Secrets)."
+    )
 
 
 class TenantSpec(SpecModel):

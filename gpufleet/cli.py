@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from importlib.metadata import version
 from typing import Optional, Sequence
@@ -38,8 +39,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.handler(args)
     except (SpecError, UsageError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        if getattr(args, "format", "text") == "json":
+            # A tool reading JSON gets JSON back, on stdout as every other answer.
+            print(json.dumps({"error": str(error), "problems": error_problems(error)}, indent=2))
+        else:
+            print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
+
+
+def error_problems(error: Exception) -> list[dict]:
+    """Each problem of an invalid input: the file, the config path and the message where known."""
+    if isinstance(error, SpecError):
+        return [{"file": error.source, "path": path, "message": message} for path, message in error.problems]
+    return [{"file": "", "path": "", "message": str(error)}]
 
 
 if __name__ == "__main__":

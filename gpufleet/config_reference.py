@@ -53,7 +53,11 @@ def _rows(model: type[BaseModel], prefix: str, out: list[str], nested: list) -> 
         annotation = field.annotation
         for sub in _models(annotation):
             nested.append((key, sub))
-        kind = "object" if _models(annotation) else _type_text(_without_none(annotation))
+        plain = _without_none(annotation)
+        if _models(annotation):
+            kind = "list of objects" if typing.get_origin(plain) is list else "object"
+        else:
+            kind = _type_text(plain)
         out.append(f"| `{key}` | {kind} | {_default_text(field)} | {field.description or ''} |")
 
 

@@ -96,5 +96,12 @@ def add_format_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "json"], default="text", help="text for people, json for tools")
 
 
+def progress(message: str, stream=None) -> None:
+    """A line on stderr while a command works, only where a person watches a terminal."""
+    stream = stream or sys.stderr
+    if stream.isatty():
+        print(message, file=stream, flush=True)
+
+
 def emit(data: dict, text: str, fmt: str) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n" if fmt == "json" else text)

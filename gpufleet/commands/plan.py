@@ -9,11 +9,12 @@ from ..offline import run_offline
 from ..plan.build import build_plan
 from ..plan.compare import compare_plans
 from ..plan.text import plan_markdown, plan_text
-from ..targets import EXIT_OK, add_target_arguments, emit, load_named, load_target
+from ..targets import EXIT_OK, add_target_arguments, emit, load_named, load_target, progress
 
 
 def run(args: argparse.Namespace) -> int:
     spec, stack = load_target(args)
+    progress(f"gpufleet: running the program for stack '{stack}' offline (under Pulumi's mocks)...")
     policy_config, _ = policy_config_for(args)
     offline = run_offline(spec, stack)
     plan = build_plan(offline, evaluate(offline, policy_config), quota_ratio(policy_config))

@@ -3,9 +3,12 @@ directory, its stackConfigDir and its per-stack policy config; --version and the
 
 from __future__ import annotations
 
+import io
 import json
 
 from fleet_fixtures import ROOT, stack_config, write_stack_file
+
+from gpufleet.targets import progress
 
 
 def make_project(root, stack_dir="environments", **config):
@@ -57,3 +60,27 @@ def test_version_and_exit_codes_in_help(gpufleet):
     assert version.returncode == 0 and version.stdout.startswith("gpufleet ")
     for command in ([], ["plan"], ["render"]):
         assert "2 invalid input" in gpufleet(*command, "--help").stdout
+
+
+def test_json_errors_are_json(gpufleet, tmp_path):
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text("config:\n  gpu-fleet:tenants: []\n  gpu-fleet:tenants: []\n")
+    result = gpufleet("plan", "--config", str(path), "--format", "json")
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert "duplicate key" in report["error"] and report["problems"][0]["file"] == str(path)
+
+
+def test_progress_goes_to_a_terminal_only():
+    class Stream(io.StringIO):
+        def __init__(self, tty):
+            super().__init__()
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    terminal, pipe = Stream(True), Stream(False)
+    progress("working", terminal)
+    progress("working", pipe)
+    assert terminal.getvalue() == "working\n" and pipe.getvalue() == ""
