@@ -196,10 +196,22 @@ class SpecModel(BaseModel):
 # --- cluster ---------------------------------------------------------------------------
 
 
+# Tags that tell pydantic which form a union value has; spec_loader drops them from error paths.
+ZONE_TAGS = ("zoneNames", "zoneCount")
+AvailabilityZones = Annotated[
+    Union[
+        Annotated[Annotated[list[str], Field(min_length=2, max_length=6)], Tag(ZONE_TAGS[0])],
+        Annotated[Annotated[int, Field(ge=2, le=6)], Tag(ZONE_TAGS[1])],
+    ],
+    Discriminator(lambda v: ZONE_TAGS[1] if isinstance(v, int) and not isinstance(v, bool) else ZONE_TAGS[0]),
+]
+
+
 class NewVpc(SpecModel):
     cidr: VpcCidr = Field("10.0.0.0/16", description="CIDR of the VPC the program creates (/16 to /24).")
-    availability_zones: list[str] = Field(
-        min_length=2, max_length=6, description="AZs for one private and one public subnet each (EKS needs two)."
+    availability_zones: AvailabilityZones = Field(
+        description="AZs for one private and one public subnet each (EKS needs two): their names, or how many of "
+        "the region's available AZs to use (2 to 6, the first ones AWS lists, looked up at deploy time)."
     )
 
 
@@ -208,8 +220,9 @@ class ExistingVpc(SpecModel):
     subnet_ids: list[str] = Field(min_length=2, description="Private subnets for control plane and nodes.")
 
 
-# Tags that tell pydantic which VPC shape it has; spec_loader drops them from error paths.
+# Tags that tell pydantic which VPC shape it has; spec_loader drops them (and ZONE_TAGS) from error paths.
 VPC_TAGS = ("newVpc", "existingVpc")
+UNION_TAGS = frozenset(VPC_TAGS + ZONE_TAGS)
 Vpc = Annotated[
     Union[Annotated[NewVpc, Tag(VPC_TAGS[0])], Annotated[ExistingVpc, Tag(VPC_TAGS[1])]],
     Discriminator(lambda v: VPC_TAGS[1] if (isinstance(v, dict) and "vpcId" in v) or isinstance(v, ExistingVpc) else VPC_TAGS[0]),

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import ValidationError
 
-from .spec import VPC_TAGS, FleetSpec, cross_field_errors, shortened, shown
+from .spec import UNION_TAGS, FleetSpec, cross_field_errors, shortened, shown
 from .yaml_reader import MAX_BYTES
 from .yaml_reader import load as load_yaml
 
@@ -43,7 +43,7 @@ def _path(loc: tuple) -> str:
     """The config path as users write it: nodePools[1].labels['acme.io/team']."""
     text = ""
     for part in loc:
-        if part in VPC_TAGS or part == _KEY_MARKER:
+        if part in UNION_TAGS or part == _KEY_MARKER:
             continue
         if isinstance(part, int):
             text += f"[{part}]"

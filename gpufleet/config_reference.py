@@ -24,8 +24,10 @@ def _models(annotation) -> list[type[BaseModel]]:
 
 
 def _type_text(annotation) -> str:
-    if typing.get_origin(annotation) is typing.Annotated:
+    while typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is typing.Union:
+        return " \\| ".join(_type_text(a) for a in typing.get_args(annotation))
     literal = typing.get_origin(annotation) is typing.Literal
     if literal:
         return " \\| ".join(str(a) for a in typing.get_args(annotation))

@@ -48,8 +48,9 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         igw = aws.ec2.InternetGateway(name, vpc_id=vpc.id, tags={"Name": name}, opts=child)
-        private_cidrs, public_cidrs = subnet_cidrs(spec.cidr, len(spec.availability_zones))
-        tier = functools.partial(_subnet_tier, name, vpc.id, spec.availability_zones, owned, child)
+        zones = _zones(spec.availability_zones)
+        private_cidrs, public_cidrs = subnet_cidrs(spec.cidr, len(zones))
+        tier = functools.partial(_subnet_tier, name, vpc.id, zones, owned, child)
         public = tier("public", public_cidrs, "kubernetes.io/role/elb", aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id))
         eip = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags={"Name": f"{name}-nat"}, opts=child)
         nat = aws.ec2.NatGateway(name, allocation_id=eip.id, subnet_id=public[0].id, tags={"Name": name}, opts=child)
@@ -59,6 +60,19 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids: list[pulumi.Output[str]] = [subnet.id for subnet in private]
         self.vpc_id = vpc.id
         self.register_outputs({"vpcId": self.vpc_id, "privateSubnetIds": self.private_subnet_ids})
+
+
+def _zones(availability_zones: list[str] | int) -> list[str]:
+    """The zones' names: as given, or the first `count` of the region's available zones (as awsx's
+    numberOfAvailabilityZones does)."""
+    if not isinstance(availability_zones, int):
+        return list(availability_zones)
+    names = list(aws.get_availability_zones(state="available").names or [])
+    if len(names) < availability_zones:
+        raise ValueError(
+            f"vpc.availabilityZones: {availability_zones} asked for, the region has {len(names)} available: {names}"
+        )
+    return names[:availability_zones]
 
 
 def _subnet_tier(name, vpc_id, zones, owned, child, tier, cidrs, role_tag, route) -> list[aws.ec2.Subnet]:

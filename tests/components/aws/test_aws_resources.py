@@ -8,6 +8,7 @@ import pytest
 import yaml
 from fleet_fixtures import spec_of, stack_config, stack_run
 
+from core.spec_loader import SpecError
 from gpufleet.offline import run_offline
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -174,3 +175,24 @@ def test_every_resource_descends_from_the_platform():
         assert chain[-1].type == "gpufleet:platform:GpuPlatform", resource.urn
         if resource.custom:
             assert len(chain) >= 3, f"{resource.urn} sits directly under the platform, not in its component"
+
+
+def test_availability_zones_as_a_count_take_the_regions_first_zones():
+    """Like awsx's numberOfAvailabilityZones: the program asks AWS (getAvailabilityZones, state available)
+    at deploy time; offline the mocks answer with placeholder zone names."""
+    config = stack_config("staging")
+    config["cluster"]["vpc"]["availabilityZones"] = 3
+    run = run_offline(spec_of(config), "zones")
+    subnets = [r for r in run.custom_resources if r.type == "aws:ec2/subnet:Subnet"]
+    assert sorted(s.inputs["availabilityZone"] for s in subnets) == sorted(["offline-az-1", "offline-az-2", "offline-az-3"] * 2)
+    cidrs = {s.inputs["cidrBlock"] for s in subnets}
+    assert len(cidrs) == 6
+
+
+@pytest.mark.parametrize("zones, problem", [(1, "greater than or equal to 2"), (7, "less than or equal to 6"), (True, "valid list")])
+def test_availability_zone_counts_out_of_range_are_refused(zones, problem):
+    config = stack_config("staging")
+    config["cluster"]["vpc"]["availabilityZones"] = zones
+    with pytest.raises(SpecError, match=problem) as error:
+        spec_of(config)
+    assert "cluster.vpc.availabilityZones:" in error.value.render()
