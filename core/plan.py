@@ -119,7 +119,8 @@ class PoolPlan:
     gpu_resource: str
     """The extended resource a pod requests on the pool."""
     gpu_units_per_node: int
-    """Units of gpu_resource a node advertises under the sharing mode (time-slicing: GPUs x replicas)."""
+    """Units of gpu_resource a node advertises under the sharing mode: GPUs, or GPUs x replicas when
+    time-sliced. MIG pools still count whole GPUs here: their slices per GPU are not planned yet."""
     device_plugin_config: str
     """The device plugin config a node of the pool selects (its nvidia.com/device-plugin.config label)."""
     dedicated_tenant: Optional[str]
@@ -214,16 +215,22 @@ class TenantPlan:
 
 @dataclass(frozen=True)
 class FleetPlan:
-    """The whole fleet, decided."""
+    """The whole fleet, decided: what GpuPlatform is built from (its Args)."""
 
     cluster: ClusterSpec
+    """The cluster: EKS to create (name, version, network) or an existing one (kubeconfig, context)."""
     pools: tuple[PoolPlan, ...]
+    """Every node pool, in the spec's order."""
     tenants: tuple[TenantPlan, ...]
+    """Every tenant, in the spec's order."""
     eks_access: tuple[PrincipalAccess, ...]
     """One EKS access entry per IAM principal of the tenants (used where the cluster is EKS)."""
     device_plugin: DevicePluginSpec
+    """The device plugin's version and whether GPU Feature Discovery runs."""
     monitoring: MonitoringSpec
+    """dcgm-exporter, its scrape config, alert thresholds."""
     cost: CostSpec
+    """The assumptions of the plan's cost estimates."""
 
     def pool(self, name: str) -> PoolPlan:
         return next(p for p in self.pools if p.name == name)

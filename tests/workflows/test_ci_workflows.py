@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,44 @@ def test_deploys_run_in_order_behind_environments():
 @pytest.mark.parametrize("stack", STACKS)
 def test_policy_config_files_referenced_by_workflows_exist(stack):
     assert (ROOT / "policies" / "config" / f"{stack}.json").is_file()
+
+
+CLOUD_WORKFLOWS = ["pulumi-preview.yml", "deploy-stack.yml"]
+
+
+@pytest.mark.parametrize("name", CLOUD_WORKFLOWS)
+def test_cloud_jobs_read_region_and_cli_version_from_the_project(name):
+    [job] = load(name)["jobs"].values()
+    text = (ROOT / ".github" / "workflows" / name).read_text()
+    assert "us-east-1" not in text  # the region is the stack's own aws:region
+    settings = next(s for s in job["steps"] if s.get("id") == "stack")
+    assert "scripts/stack-settings" in settings["run"] and settings["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    aws = next(s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials"))
+    assert aws["with"]["aws-region"] == "${{ steps.stack.outputs.region }}"
+    pulumi = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    assert pulumi["with"]["pulumi-version"] == "${{ steps.stack.outputs.pulumi }}"
+    python = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
+    assert python["with"]["cache"] == "pip"
+
+
+def run_settings(stack: str, tmp_path, backend: str = "s3://state"):
+    output = tmp_path / "github-output"
+    output.write_text("")
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output), "PULUMI_BACKEND_URL": backend}
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "stack-settings"), stack], env=env,
+                            capture_output=True, text=True)
+    return result, output.read_text()
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_stack_settings_are_the_stacks_region_and_the_sdk_pin(stack, tmp_path):
+    result, output = run_settings(stack, tmp_path)
+    assert result.returncode == 0, result.stderr
+    region = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"]
+    pin = next(d for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"] if d.startswith("pulumi=="))
+    assert output.splitlines() == [f"region={region}", f"pulumi={pin.removeprefix('pulumi==')}"]
+
+
+def test_stack_settings_refuse_an_unset_backend(tmp_path):
+    result, output = run_settings("dev", tmp_path, backend="")
+    assert result.returncode != 0 and "PULUMI_BACKEND_URL" in result.stderr and output == ""
