@@ -12,7 +12,8 @@ accept too, and nothing else reaches node user data:
   k8s.io/kubelet pkg/apis/well_known_labels.go IsKubeletLabel: --node-labels in the kubernetes.io
   or k8s.io namespaces only from the kubelet's allowed set or the kubelet.kubernetes.io and
   node.kubernetes.io namespaces; the kubelet refuses to start otherwise.
-tests/core/test_label_syntax.py checks these against the real kube-apiserver too.
+tests/core/test_label_syntax.py encodes the kubelet's rule; tests/integration/test_label_syntax_live.py
+checks the syntax against the real kube-apiserver.
 """
 
 from __future__ import annotations

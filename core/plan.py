@@ -86,6 +86,10 @@ def gpus_per_node(catalog: list[InstanceType]) -> int:
     return min(t.gpus for t in catalog)
 
 
+# Sharing modes in which a pool advertises more units than it has GPUs.
+SHARED_MODES = frozenset({"time-slicing", "mig"})
+
+
 def gpu_resource(sharing: SharingSpec) -> str:
     """The extended resource a pod requests on the pool: MIG mixed names it per profile."""
     if sharing.mode == "mig" and sharing.effective_mig_strategy == "mixed":
@@ -151,7 +155,7 @@ class PoolPlan:
     @property
     def shared(self) -> bool:
         """Time-slicing or MIG: the pool advertises more units than it has GPUs."""
-        return self.sharing.mode in ("time-slicing", "mig")
+        return self.sharing.mode in SHARED_MODES
 
     def gpus(self, nodes: int) -> int:
         return nodes * self.gpus_per_node
@@ -300,7 +304,7 @@ def _taints(pool: NodePoolSpec, owner: Optional[str]) -> tuple[Taint, ...]:
 def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
     catalog = tuple(pool.catalog())
     itype = catalog[0]  # the spec guarantees one GPU model per pool
-    owner = spec.dedicated_tenant(pool)
+    owner = spec.dedicated_tenant(pool.name)
     owner_name = owner.name if owner is not None else None
     driver = pool.driver_version or spec.drivers.version
     per_node = gpus_per_node(list(catalog))

@@ -480,7 +480,7 @@ class FleetSpec(SpecModel):
 
     @functools.cached_property
     def _dedicated_owners(self) -> dict[str, TenantSpec]:
-        """Pool name -> the dedicated tenant that owns it (the first, as cross_field_errors reports)."""
+        """Pool name -> the dedicated tenant that owns it: the first one (cross_field_errors reports the others)."""
         owners: dict[str, TenantSpec] = {}
         for tenant in self.tenants:
             if tenant.isolation == "dedicated":
@@ -488,11 +488,8 @@ class FleetSpec(SpecModel):
                     owners.setdefault(name, tenant)
         return owners
 
-    def dedicated_tenant(self, pool: NodePoolSpec) -> Optional[TenantSpec]:
-        return self._dedicated_owners.get(pool.name)
-
-    def tenants_of(self, pool: NodePoolSpec) -> list[TenantSpec]:
-        return [t for t in self.tenants if pool.name in t.pools]
+    def dedicated_tenant(self, pool_name: str) -> Optional[TenantSpec]:
+        return self._dedicated_owners.get(pool_name)
 
 
 def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
@@ -513,18 +510,13 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
                 if not itype.efa:
                     errors.append((f"{where}.instanceTypes[{j}]", f"'{itype.name}' does not support EFA (efa: true)"))
     pool_names = {p.name for p in spec.node_pools}
-    dedicated_owner: dict[str, str] = {}
     for i, tenant in enumerate(spec.tenants):
         for j, pool_name in enumerate(tenant.pools):
+            owner = spec.dedicated_tenant(pool_name)
             if pool_name not in pool_names:
                 errors.append((f"tenants[{i}].pools[{j}]", f"unknown node pool '{pool_name}'"))
-            elif tenant.isolation == "dedicated":
-                dedicated_owner.setdefault(pool_name, tenant.name)
-    for i, tenant in enumerate(spec.tenants):
-        for j, pool_name in enumerate(tenant.pools):
-            owner = dedicated_owner.get(pool_name)
-            if owner is not None and owner != tenant.name:
-                errors.append((f"tenants[{i}].pools[{j}]", f"pool '{pool_name}' is dedicated to tenant '{owner}'"))
+            elif owner is not None and owner.name != tenant.name:
+                errors.append((f"tenants[{i}].pools[{j}]", f"pool '{pool_name}' is dedicated to tenant '{owner.name}'"))
     return errors
 
 

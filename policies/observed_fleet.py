@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional
 
 from core import names
 from core.facts import Gpu, InstanceType, load_facts
-from core.plan import Taint, gpus_per_node
+from core.plan import SHARED_MODES, Taint, gpus_per_node
 
 from . import resource_types
 from .props import annotations, as_int, get, items, labels, mapping, parse_document, split_list
@@ -64,7 +64,7 @@ class Pool:
     @property
     def shared(self) -> bool:
         """Time-slicing or MIG: more units than GPUs (as core.plan.PoolPlan.shared)."""
-        return self.sharing in ("time-slicing", "mig")
+        return self.sharing in SHARED_MODES
 
     @property
     def label(self) -> str:
