@@ -72,7 +72,7 @@ def fleet_config(scale: int = 1) -> dict:
             "kubernetesVersion": "1.33",
             "vpc": {"cidr": "10.40.0.0/16", "availabilityZones": ["us-east-1a", "us-east-1b", "us-east-1c"]},
         },
-        "drivers": {"install": "ansible", "version": "570.133.20", "containerToolkit": "1.17.8"},
+        "drivers": {"install": "ansible", "version": "570.133.20", "containerToolkit": "1.19.1"},
         "nodePools": pools,
         "tenants": tenants,
         "monitoring": {"dcgmExporter": True, "serviceMonitor": True},

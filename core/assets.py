@@ -17,4 +17,8 @@ def package_dir(package: str) -> Path:
 
 FACTS_FILE = package_dir("core") / "data" / "gpu-facts.yaml"
 TEMPLATES_DIR = package_dir("core") / "templates"
-PLAYBOOKS_DIR = package_dir("playbooks")
+
+
+def playbooks_dir() -> Path:
+    """Looked up when asked: the policy pack ships core without the playbooks (gpufleet pack)."""
+    return package_dir("playbooks")

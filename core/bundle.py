@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Optional
 
-from .assets import PLAYBOOKS_DIR
+from .assets import playbooks_dir
 
 _SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache"}
 # Documentation is not content nodes run: editing it must not roll every node group.
@@ -18,8 +19,10 @@ _SKIP_SUFFIXES = (".pyc", ".retry", ".md")
 _PACKAGE_MARKER = Path("__init__.py")
 
 
-def bundle_files(root: Path = PLAYBOOKS_DIR) -> list[Path]:
-    """The files of the bundle, sorted: what is hashed and exactly what is uploaded."""
+def bundle_files(root: Optional[Path] = None) -> list[Path]:
+    """The files of the bundle (of the installed playbooks by default), sorted: what is hashed and
+    exactly what is uploaded."""
+    root = root or playbooks_dir()
     return sorted(
         p
         for p in root.rglob("*")
@@ -30,10 +33,10 @@ def bundle_files(root: Path = PLAYBOOKS_DIR) -> list[Path]:
     )
 
 
-def bundle_hash(root: str | Path = PLAYBOOKS_DIR) -> str:
+def bundle_hash(root: str | Path | None = None) -> str:
     """sha256 over length-prefixed relative paths and contents: no clock, no mtime, so it is
     stable across machines and checkouts and changes when any file is added, renamed or edited."""
-    root = Path(root)
+    root = Path(root) if root is not None else playbooks_dir()
     if not root.is_dir():
         raise ValueError(f"bundle_hash: {str(root)!r} is not a directory")
     digest = hashlib.sha256()

@@ -196,12 +196,14 @@ def _sized(hourly: Optional[float], nodes: Optional[int] = None) -> dict:
     return out
 
 
-def cost_report(cost: FleetCost) -> dict:
-    """The `cost` object of `gpufleet plan --format json` (amounts: None means unknown)."""
+def cost_report(cost: FleetCost, stack_region: Optional[str] = None) -> dict:
+    """The `cost` object of `gpufleet plan --format json` (amounts: None means unknown). `region` is
+    the region priced; `stackRegion` the stack's own (aws:region, None when the file names none)."""
     prices = cost.facts.prices
     return {
         "currency": prices.currency,
         "region": prices.region,
+        "stackRegion": stack_region,
         "priceSource": {"source": prices.source.source, "date": prices.source.read},
         "hoursPerMonth": HOURS_PER_MONTH,
         "spotDiscount": {

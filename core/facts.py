@@ -88,6 +88,20 @@ class Prices:
 
 
 @dataclass(frozen=True)
+class Advisory:
+    """A security fix in the NVIDIA Container Toolkit: releases below `fixed` are vulnerable."""
+
+    cve: str
+    fixed: Version
+    bulletin: int
+    summary: str
+
+    @property
+    def url(self) -> str:
+        return f"https://nvidia.custhelp.com/app/answers/detail/a_id/{self.bulletin}"
+
+
+@dataclass(frozen=True)
 class Software:
     device_plugin_image: str
     device_plugin_version: str
@@ -106,7 +120,12 @@ class Facts:
     instance_types: Mapping[str, InstanceType]
     prices: Prices
     software: Software
+    toolkit_advisories: tuple[Advisory, ...]
     sources: Mapping[str, Source]
+
+    def toolkit_advisories_open(self, version: Version) -> tuple[Advisory, ...]:
+        """The advisories a toolkit release is not yet fixed for."""
+        return tuple(a for a in self.toolkit_advisories if version < a.fixed)
 
     def gpu(self, model: str) -> Optional[Gpu]:
         """A GPU by its NVIDIA/AWS name, case-insensitive (t4, A10G, h100...)."""
@@ -189,6 +208,10 @@ def parse_facts(raw: Mapping) -> Facts:
             spot_discount_estimate=float(prices["spot_discount_estimate"]),
         ),
         software=Software(**{k: str(v) for k, v in raw["software"].items() if k not in ("source", "read")}),
+        toolkit_advisories=tuple(
+            Advisory(a["cve"], Version(a["fixed"]), int(a["bulletin"]), a["summary"])
+            for a in raw["container_toolkit_advisories"]["advisories"]
+        ),
         sources={
             key: _source(section)
             for key, section in raw.items()

@@ -103,6 +103,13 @@ GPU_RESOURCE = "nvidia.com/gpu"
 MIG_RESOURCE_PREFIX = "nvidia.com/mig-"  # MIG strategy mixed: nvidia.com/mig-<profile>
 GPU_QUOTA_RESOURCE = f"requests.{GPU_RESOURCE}"
 
+# How allocated GPUs reach a container (NVIDIA/k8s-device-plugin deviceListStrategy; the toolkit's
+# accept-nvidia-visible-devices-as-volume-mounts): /dev/null mounted at CONTAINER_DEVICES_DIR/<id>.
+# The environment variable is what unprivileged containers may no longer use to pick GPUs.
+DEVICE_LIST_STRATEGY = "volume-mounts"
+CONTAINER_DEVICES_DIR = "/var/run/nvidia-container-devices"
+VISIBLE_DEVICES_ENV = "NVIDIA_VISIBLE_DEVICES"
+
 # Capacity: the spec's word for spot, also the value of the spot taint and label.
 SPOT = "spot"
 

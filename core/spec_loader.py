@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
 from pydantic import ValidationError
 
@@ -18,6 +18,7 @@ from .yaml_reader import MAX_BYTES
 from .yaml_reader import load as load_yaml
 
 NAMESPACE = "gpu-fleet"
+AWS_REGION_KEY = "aws:region"  # the AWS provider's config: where the stack deploys
 PROGRAM_CONFIG = "pulumi config"  # how errors name the config of a running program
 
 
@@ -90,8 +91,8 @@ def namespaced_config(config: Mapping[str, Any], source: str = "") -> dict[str, 
     return picked
 
 
-def load_stack_file(path: str | Path) -> FleetSpec:
-    """Reads a Pulumi stack config file (stacks/Pulumi.<env>.yaml or any copy of one)."""
+def read_stack_document(path: str | Path) -> Mapping[str, Any]:
+    """The `config:` mapping of a Pulumi stack config file, read within the reader's bounds."""
     source = str(path)
     try:
         with open(path, "rb") as handle:
@@ -104,7 +105,18 @@ def load_stack_file(path: str | Path) -> FleetSpec:
         raise SpecError([("", str(exc))], source) from None
     if not isinstance(document, Mapping) or not isinstance(document.get("config"), Mapping):
         raise SpecError([("config", "a stack config file needs a 'config:' mapping")], source)
-    return parse_spec(namespaced_config(document["config"], source), source)
+    return document["config"]
+
+
+def load_stack_file(path: str | Path) -> FleetSpec:
+    """Reads a Pulumi stack config file (stacks/Pulumi.<env>.yaml or any copy of one)."""
+    return parse_spec(namespaced_config(read_stack_document(path), str(path)), str(path))
+
+
+def stack_region(path: str | Path) -> Optional[str]:
+    """The AWS region the stack deploys to (`aws:region`), where the file names one."""
+    region = read_stack_document(path).get(AWS_REGION_KEY)
+    return region if isinstance(region, str) else None
 
 
 def parse_program_config(raw: Mapping[str, Any]) -> FleetSpec:

@@ -17,7 +17,7 @@ from core.spec_loader import SpecError
 from .targets import EXIT_INVALID, UsageError
 
 # Subcommand modules under gpufleet/commands, in help order.
-COMMANDS = ["plan", "check", "compat", "render", "tenancy"]
+COMMANDS = ["plan", "check", "compat", "render", "tenancy", "pack"]
 
 
 EPILOG = "exit status: 0 fine; 1 a mandatory policy violation (check), incompatible (compat) or a tenancy mismatch (tenancy); 2 invalid input"

@@ -16,7 +16,7 @@ from typing import Optional
 import yaml
 
 from core.spec import FleetSpec
-from core.spec_loader import load_stack_file
+from core.spec_loader import load_stack_file, stack_region
 
 PROJECT_FILE = "Pulumi.yaml"
 
@@ -82,6 +82,11 @@ def load_target(args: argparse.Namespace) -> tuple[FleetSpec, str]:
     if not args.stack:
         raise UsageError("give the stack: --stack ENV (a stack of the Pulumi project here) or --config FILE")
     return load_stack_file(stack_path(args.stack)), args.stack
+
+
+def target_region(args: argparse.Namespace) -> Optional[str]:
+    """The AWS region of the stack that --config FILE or --stack ENV names (its aws:region)."""
+    return stack_region(Path(args.config) if args.config else stack_path(args.stack))
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:

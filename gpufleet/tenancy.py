@@ -15,6 +15,7 @@ from typing import Callable, Optional
 from components.kubernetes import admission
 from core.names import (
     CAPACITY_LABEL,
+    CONTAINER_DEVICES_DIR,
     POOL_LABEL,
     PRIORITY_CLASSES,
     SPOT,
@@ -22,6 +23,7 @@ from core.names import (
     SYSTEM_NAMESPACE,
     TENANT_QUOTA,
     TENANT_TAINT_KEY,
+    VISIBLE_DEVICES_ENV,
 )
 from core.plan import FleetPlan, Taint, TenantPlan
 from core.tenancy import Access, access_matrix, identity
@@ -184,6 +186,21 @@ def probes(plan: FleetPlan, tenant: TenantPlan, remaining_gpus: Optional[int] = 
             _pod("mps-env", ns, [_container(env=[{"name": "CUDA_MPS_PIPE_DIRECTORY", "value": "/tmp/mps"}])]),
             False,
             MARKERS["mps"],
+        ),
+        Probe(
+            ns,
+            "visible-devices-env",
+            _pod("visible-devices-env", ns, [_container(env=[{"name": VISIBLE_DEVICES_ENV, "value": "all"}])]),
+            False,
+            MARKERS["visible-devices"],
+        ),
+        Probe(
+            ns,
+            "device-mount",
+            _pod("device-mount", ns, [_container(volumeMounts=[{"name": "scratch", "mountPath": f"{CONTAINER_DEVICES_DIR}/0"}])],
+                 volumes=[{"name": "scratch", "emptyDir": {}}]),
+            False,
+            MARKERS["visible-devices"],
         ),
         Probe(
             ns,

@@ -1,4 +1,5 @@
-"""Entry point the Pulumi engine runs (from policies/): assembles the pack, nothing else.
+"""Entry point the Pulumi engine runs (`python -m pulumi.policy ... <pack folder>`): assembles the pack,
+nothing else.
 
 PolicyPack(...) serves the engine and never returns, so the policies live in importable modules.
 """
@@ -6,8 +7,11 @@ PolicyPack(...) serves the engine and never returns, so the policies live in imp
 import sys
 from pathlib import Path
 
-# The engine runs this file from policies/; the pack imports core (facts, plan names) from the repo root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+# A pack written by `gpufleet pack` holds core/ beside policies/ and needs nothing else. Run from the
+# checkout (this folder is policies/ itself), core and policies are packages of the folder above.
+if not (HERE / "core").is_dir():
+    sys.path.insert(0, str(HERE.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 

@@ -10,6 +10,7 @@ from packaging.version import InvalidVersion, Version
 from pulumi_policy import Severity
 
 from core import names
+from core.facts import load_facts
 
 from . import resource_types
 from .builders import resource_policy, schema
@@ -93,7 +94,7 @@ def _check_versions(resource_type: str, props: Any, urn: str, name: str, opts: M
         found = _user_data_vars(props)
         for var in PINNED_VARS:
             if var in found and not exact_version(found[var]):
-                yield f"user data installs {var}={found[var]!r}: pin an exact version such as 570.133.20 / 1.17.8"
+                yield f"user data installs {var}={found[var]!r}: pin an exact version such as 570.133.20 / 1.19.1"
         return
     for pool in pools_of_resource(resource_type, props, urn, name):
         if not pool.is_gpu:
@@ -116,6 +117,34 @@ versions_pinned = resource_policy(
     remediation_steps=(
         "Pin drivers.version, drivers.containerToolkit, devicePlugin.version and monitoring.exporterVersion to exact "
         "releases; reference images by release tag or digest, never latest."
+    ),
+)
+
+
+TOOLKIT_VAR = "nvidia_container_toolkit_version"
+
+
+def _check_toolkit(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
+    version = _user_data_vars(props).get(TOOLKIT_VAR)
+    if version is None or not exact_version(version):
+        return  # none installed (the image's own), or unpinned: versions-pinned reports that
+    facts = load_facts()
+    open_advisories = facts.toolkit_advisories_open(Version(str(version)))
+    if open_advisories:
+        floor = max(a.fixed for a in open_advisories)
+        listed = "; ".join(f"{a.cve} (fixed in {a.fixed}: {a.summary}, {a.url})" for a in open_advisories)
+        yield f"user data installs NVIDIA Container Toolkit {version}, open to {listed}: set drivers.containerToolkit to {floor} or later"
+
+
+container_toolkit_patched = resource_policy(
+    name="container-toolkit-patched",
+    description="Nodes install an NVIDIA Container Toolkit release with every known container escape fixed (facts: container_toolkit_advisories).",
+    types=[resource_types.LAUNCH_TEMPLATE],
+    check=_check_toolkit,
+    severity=Severity.CRITICAL,
+    remediation_steps=(
+        "Set drivers.containerToolkit to the release core/data/gpu-facts.yaml names as fixed for every advisory "
+        "(the default is such a release); a crafted image can otherwise escape to the node as root."
     ),
 )
 
@@ -154,4 +183,4 @@ images_from_allowed_registries = resource_policy(
 )
 
 
-POLICIES = [versions_pinned, images_from_allowed_registries]
+POLICIES = [versions_pinned, container_toolkit_patched, images_from_allowed_registries]

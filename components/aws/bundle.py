@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from core.assets import PLAYBOOKS_DIR
+from core.assets import playbooks_dir
 from core.bundle import bundle_files, bundle_hash, bundle_key
 
 
@@ -25,7 +25,7 @@ def read_policy(bucket_arn: str) -> str:
 
 @dataclass(frozen=True)
 class PlaybookBundleArgs:
-    root: Path = PLAYBOOKS_DIR
+    root: Path = field(default_factory=playbooks_dir)
     """The playbooks directory to pack (the installed package's by default)."""
 
 

@@ -9,6 +9,9 @@ policy as a CEL map literal: the taints each pool carries (the fleet plan's Pool
 
 In a tenant namespace:
   - no MPS: no CUDA_MPS_* environment, no nvidia.com/mps* resources, no MPS annotations;
+  - no GPU chosen by the pod itself: no NVIDIA_VISIBLE_DEVICES in a container's env and no mount where the
+    device plugin hands devices over (/var/run/nvidia-container-devices); the nodes' toolkit ignores the
+    variable for unprivileged containers anyway (images set it too, and envFrom is out of CEL's sight);
   - a pod of priority class gpufleet-critical does not tolerate (or select) spot capacity;
   - a GPU pod (requests or limits nvidia.com/gpu or nvidia.com/mig-*) has GPU requests equal to limits,
     selects one of the tenant's pools (nodeSelector gpufleet.io/pool, or every required node-affinity
@@ -29,6 +32,7 @@ import pulumi_kubernetes as k8s
 
 from core.names import (
     CAPACITY_LABEL,
+    CONTAINER_DEVICES_DIR,
     GPU_RESOURCE,
     MIG_RESOURCE_PREFIX,
     PLACEMENT_CONFIGMAP,
@@ -38,6 +42,7 @@ from core.names import (
     SPOT,
     SPOT_TAINT_KEY,
     TENANT_LABEL,
+    VISIBLE_DEVICES_ENV,
 )
 from core.plan import PoolPlan
 
@@ -55,6 +60,7 @@ MPS_ANNOTATION_MARKERS = ("nvidia.com/mps", "mps.nvidia.com/")
 # Substrings every denial message carries, one per rule (the live check matches on them).
 RULE_MARKERS = {
     "mps": "MPS sharing is not offered",
+    "visible-devices": "may not choose their own GPUs",
     "critical-spot": "may not run on spot capacity",
     "gpu-requests-limits": "GPU requests must equal limits",
     "pool-selected": "must select one of its pools",
@@ -146,6 +152,15 @@ def mps_expression() -> str:
     return f"{env} && {resources} && ({annotations})"
 
 
+def visible_devices_expression() -> str:
+    # Any mount path naming the directory (also /run/..., //var/run/..., a trailing slash) is refused.
+    devices_dir = CONTAINER_DEVICES_DIR.rsplit("/", 1)[-1]
+    return (
+        f"variables.containers.all(c, (!has(c.env) || c.env.all(e, e.name != {cel_literal(VISIBLE_DEVICES_ENV)})) && "
+        f"(!has(c.volumeMounts) || c.volumeMounts.all(m, !m.mountPath.contains({cel_literal(devices_dir)}))))"
+    )
+
+
 def critical_spot_expression() -> str:
     spot_toleration = (
         f"variables.tolerations.exists(t, (!has(t.key) || t.key == '' || t.key == {cel_literal(SPOT_TAINT_KEY)}) && "
@@ -221,6 +236,12 @@ def validations() -> list[dict[str, str]]:
             "expression": mps_expression(),
             "message": f"{m['mps']} in tenant namespaces (no CUDA_MPS_* env, nvidia.com/mps resources or "
             "MPS annotations): MPS has no memory isolation between tenants",
+            "reason": "Forbidden",
+        },
+        {
+            "expression": visible_devices_expression(),
+            "message": f"pods in tenant namespaces {m['visible-devices']}: no {VISIBLE_DEVICES_ENV} in env and no "
+            f"mount at {CONTAINER_DEVICES_DIR}; request nvidia.com/gpu and the device plugin assigns them",
             "reason": "Forbidden",
         },
         {

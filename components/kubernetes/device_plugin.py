@@ -16,11 +16,13 @@ import pulumi_kubernetes as k8s
 
 from core.facts import load_facts
 from core.names import (
+    DEVICE_LIST_STRATEGY,
     DEVICE_PLUGIN_APP,
     DEVICE_PLUGIN_CONFIG_LABEL,
     DEVICE_PLUGIN_CONFIGMAP,
     DEVICE_PLUGIN_DEFAULT_CONFIG,
     GPU_FEATURE_DISCOVERY_APP,
+    VISIBLE_DEVICES_ENV,
 )
 from core.plan import PoolPlan
 from core.spec import DevicePluginSpec
@@ -55,6 +57,7 @@ class PluginConfig:
             description=self.description,
             mig_strategy=self.mig_strategy,
             replicas=self.replicas,
+            device_list_strategy=DEVICE_LIST_STRATEGY,
         )
 
 
@@ -81,9 +84,11 @@ def plugin_config_data(pools: tuple[PoolPlan, ...]) -> dict[str, str]:
     return {c.name: c.render() for c in plugin_configs(pools)}
 
 
-def capabilities_to_add(pools: tuple[PoolPlan, ...]) -> list[str]:
-    """SYS_ADMIN only where a pool uses MIG (the plugin then reads MIG devices); nothing otherwise."""
-    return ["SYS_ADMIN"] if any(p.sharing.mode == "mig" for p in pools) else []
+# The toolkit counts a container with CAP_SYS_ADMIN as privileged: only then does it honour the plugin's
+# own NVIDIA_VISIBLE_DEVICES=all (the nodes refuse it to unprivileged containers), and MIG devices need it
+# too. The upstream Helm chart adds exactly this capability for volume-mounts or MIG
+# (deployments/helm/nvidia-device-plugin/templates/daemonset-device-plugin.yml, v0.17+).
+PLUGIN_CAPABILITIES = ["SYS_ADMIN"]
 
 
 def _config_manager(image: str, process: str, oneshot: bool) -> dict:
@@ -122,18 +127,18 @@ def gpu_daemon_pod_spec(
     host_paths: dict[str, tuple[str, bool]],
 ) -> dict:
     """A config-managed pod on every GPU node; host_paths: volume name -> (path, read-only)."""
-    capabilities = capabilities_to_add(args.pools)
+    mig = any(p.sharing.mode == "mig" for p in args.pools)
     main = {
         "name": process,
         "image": image,
         "command": [process],
         "env": [
             {"name": "CONFIG_FILE", "value": f"{CONFIG_DIR}/config.yaml"},
-            {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"},
+            {"name": VISIBLE_DEVICES_ENV, "value": "all"},
             {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute,utility"},
-            *([{"name": "NVIDIA_MIG_MONITOR_DEVICES", "value": "all"}] if capabilities else []),
+            *([{"name": "NVIDIA_MIG_MONITOR_DEVICES", "value": "all"}] if mig else []),
         ],
-        "securityContext": restricted_container_security(add_capabilities=capabilities),
+        "securityContext": restricted_container_security(add_capabilities=PLUGIN_CAPABILITIES),
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},

@@ -91,7 +91,8 @@ def dashboard_json(monitoring: MonitoringSpec, cluster_name: str) -> str:
 
 
 def exporter_pod_spec(gpu_tolerations: tuple[dict, ...], image: str, configmap: str) -> dict:
-    """dcgm-exporter: root (the kubelet pod-resources socket), SYS_ADMIN only (DCGM profiling)."""
+    """dcgm-exporter: root (the kubelet pod-resources socket), SYS_ADMIN only: DCGM profiling needs it,
+    and the nodes' toolkit honours the image's NVIDIA_VISIBLE_DEVICES=all only for a container with it."""
     return {
         "serviceAccountName": DCGM_EXPORTER_APP,
         "automountServiceAccountToken": False,  # pod mapping uses the kubelet socket, not the API

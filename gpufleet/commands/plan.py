@@ -9,7 +9,7 @@ from ..offline import run_offline
 from ..plan.build import build_plan
 from ..plan.compare import compare_plans
 from ..plan.text import plan_markdown, plan_text
-from ..targets import EXIT_OK, add_target_arguments, emit, load_named, load_target, progress
+from ..targets import EXIT_OK, add_target_arguments, emit, load_named, load_target, progress, target_region
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     progress(f"gpufleet: running the program for stack '{stack}' offline (under Pulumi's mocks)...")
     policy_config, _ = policy_config_for(args)
     offline = run_offline(spec, stack)
-    plan = build_plan(offline, evaluate(offline, policy_config), quota_ratio(policy_config))
+    plan = build_plan(offline, evaluate(offline, policy_config), quota_ratio(policy_config), target_region(args))
     if args.compare_to:
         base_spec, base_name = load_named(args.compare_to)
         plan["compare"] = compare_plans(plan, build_plan(run_offline(base_spec, base_name)), base_name)

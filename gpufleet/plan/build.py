@@ -26,8 +26,14 @@ def tenant_summary(plan: FleetPlan) -> list[dict[str, Any]]:
     ]
 
 
-def build_plan(run: OfflineRun, violations: list[dict] | None = None, max_ratio: float = DEFAULT_MAX_RATIO) -> dict[str, Any]:
-    """The plan as data; `max_ratio`: the quota/capacity ratio the stack's policy config allows."""
+def build_plan(
+    run: OfflineRun,
+    violations: list[dict] | None = None,
+    max_ratio: float = DEFAULT_MAX_RATIO,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """The plan as data; `max_ratio`: the quota/capacity ratio the stack's policy config allows;
+    `region`: the stack's aws:region, which the prices may not be for."""
     custom = run.custom_resources
     return {
         "stack": run.stack,
@@ -35,7 +41,7 @@ def build_plan(run: OfflineRun, violations: list[dict] | None = None, max_ratio:
         "resourcesByType": dict(sorted(Counter(r.type for r in custom).items())),
         "nodePools": run.plan.pool_inventory(),
         "tenants": tenant_summary(run.plan),
-        "cost": cost_report(fleet_cost(run.plan)),
+        "cost": cost_report(fleet_cost(run.plan), region),
         "capacity": capacity_report(run.plan, max_ratio),
         "violations": violations or [],
     }

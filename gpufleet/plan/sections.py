@@ -49,6 +49,9 @@ def _cost_header_notes(cost: dict[str, Any]) -> list[str]:
         f"{ESTIMATE_MARK} spot prices are ESTIMATES: on-demand x (1 - {spot['value']:.2f}), the discount from {where}.",
         "A pool with several instance types is priced at its most expensive type.",
     ]
+    if cost.get("stackRegion") and cost["stackRegion"] != cost["region"]:
+        notes.insert(1, f"The stack deploys to {cost['stackRegion']} (aws:region), which the price source does not cover: "
+                     f"these are {cost['region']} prices, and {cost['stackRegion']}'s may differ.")
     return notes
 
 

@@ -166,7 +166,7 @@ def test_ansible_vars_follow_the_spec():
         "nvidia_driver_version": "570.133.20",
         "nvidia_driver_open_kernel_modules": True,
         "nvidia_driver_gpu_architecture": "Hopper",
-        "nvidia_container_toolkit_version": "1.17.8",
+        "nvidia_container_toolkit_version": "1.19.1",
         "nvidia_fabric_manager_enabled": True,
         "gpu_verify_expected_gpu_count": 8,
         "gpu_verify_expected_gpu_model": "H100",

@@ -6,14 +6,14 @@ import shutil
 
 import pytest
 
-from core.assets import PLAYBOOKS_DIR
+from core.assets import playbooks_dir
 from core.bundle import bundle_files, bundle_hash, bundle_key
 
 
 @pytest.fixture
 def bundle(tmp_path):
     copy = tmp_path / "playbooks"
-    shutil.copytree(PLAYBOOKS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(playbooks_dir(), copy, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 
 

@@ -83,3 +83,14 @@ def test_unknown_price_prints_unknown_and_capacity_flag(gpufleet, tmp_path):
     missing = gpufleet("plan", "--config", str(path), "--compare-to", "no-such-stack")
     assert missing.returncode == 2 and "unknown stack 'no-such-stack'" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("region, says_so", [("eu-west-1", True), ("us-east-1", False)])
+def test_the_plan_names_the_region_priced_and_a_stack_elsewhere(gpufleet, tmp_path, region, says_so):
+    path = write_stack_file(tmp_path / "Pulumi.away.yaml", stack_config("dev"), extra={"aws:region": region})
+    data = json.loads(gpufleet("plan", "--config", str(path), "--format", "json").stdout)
+    assert data["cost"]["region"] == FACTS.prices.region == "us-east-1"
+    assert data["cost"]["stackRegion"] == region
+    text = gpufleet("plan", "--config", str(path)).stdout
+    assert "Prices: us-east-1 on-demand" in text
+    assert (f"The stack deploys to {region} (aws:region)" in text) is says_so

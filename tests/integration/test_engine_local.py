@@ -8,6 +8,7 @@ each step builds on the previous one, as a user's would.
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import pytest
@@ -90,15 +91,22 @@ def test_policy_pack_passes_through_the_engine(local_engine):
     assert "gpu-fleet@v0.1.0" in out
 
 
-def test_policy_pack_rejects_a_seeded_violation(local_engine):
-    """A CUDA 12.8 tenant on a pool pinned to driver 550: driver-supports-cuda is mandatory, preview fails."""
+def test_policy_pack_rejects_a_seeded_violation(local_engine, gpufleet, tmp_path):
+    """A CUDA 12.8 tenant on a pool pinned to driver 550: driver-supports-cuda is mandatory, preview fails.
+    The engine runs the pack as `gpufleet pack` writes it (a folder outside the checkout; its
+    virtualenv is this one, which has requirements.txt's packages)."""
+    pack = tmp_path / "pack"
+    written = gpufleet("pack", "--out", str(pack), "--virtualenv", sys.prefix)
+    assert written.returncode == 0, written.stderr
     config = stack_config("local")
     research = next(t for t in config["tenants"] if "12.8" in t["cudaVersions"])
     pool = next(p for p in config["nodePools"] if p["name"] == research["pools"][0])
     pool["driverVersion"] = "550.163.01"
     write_stack_file(local_engine.project / "stacks" / "Pulumi.seeded.yaml", config)
 
-    result = local_engine.pulumi("preview", "--stack", "seeded", *POLICY_ARGS)
+    result = local_engine.pulumi(
+        "preview", "--stack", "seeded", "--policy-pack", str(pack), "--policy-pack-config", "policies/config/local.json"
+    )
     out = result.stdout + result.stderr
     assert result.returncode != 0, f"the seeded violation passed:\n{output_of(result)}"
     assert "driver-supports-cuda" in out, output_of(result)

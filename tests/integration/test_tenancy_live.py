@@ -61,7 +61,7 @@ def test_the_deployed_tenancy_is_as_intended(deployed):
         assert probes[(tenant.name, f"gpu-pod-with-{tenant.gpu_quota}-gpus")]["actual"] == "admitted"
         assert probes[(tenant.name, f"gpu-pod-with-{tenant.gpu_quota + 1}-gpus")]["actual"] == "rejected"
         for name in ("privileged", "host-path", "host-network", "gpu-pod-on-foreign-pool", "critical-pod-on-spot",
-                     "mps-env", "gpu-requests-not-limits"):
+                     "mps-env", "gpu-requests-not-limits", "visible-devices-env", "device-mount"):
             assert probes[(tenant.name, name)]["actual"] == "rejected", probes[(tenant.name, name)]
     for daemonset in ("nvidia-device-plugin", "dcgm-exporter"):
         assert probes[("gpu-system", f"{daemonset}-pod")]["actual"] == "admitted", probes[("gpu-system", f"{daemonset}-pod")]

@@ -51,7 +51,7 @@ def run(env_dir, *args, cwd):
 def test_the_installed_package_is_used_not_the_checkout(installed, tmp_path):
     probe = subprocess.run(
         [installed / "bin" / "python", "-c", "import core, policies, playbooks; from core import assets; "
-         "print(core.__file__); print(assets.PLAYBOOKS_DIR); print(assets.FACTS_FILE.is_file())"],
+         "print(core.__file__); print(assets.playbooks_dir()); print(assets.FACTS_FILE.is_file())"],
         cwd=tmp_path, capture_output=True, text=True, check=True,
     )
     core_file, playbooks_dir, facts = probe.stdout.split()

@@ -111,7 +111,8 @@ def run_site(
         project_dir=str(playbook.parent),
         playbook=str(playbook),
         inventory=inventory,
-        extravars={"gpufleet_become": False, **(extravars or {})},
+        # A root of its own unless the test names one: a role never writes to this machine's /etc.
+        extravars={"gpufleet_become": False, "gpufleet_root": str(workdir / "root"), **(extravars or {})},
         envvars=env,
         cmdline=cmdline,
         tags=tags,

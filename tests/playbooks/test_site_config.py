@@ -9,6 +9,22 @@ import pytest
 from playbook_helpers import FIXTURES, SUPPORTED_OS, run_site, smi
 
 REPORT = "Report the NVIDIA driver release and packages chosen for this host."
+DEVICE_SELECTION = "Choose how containers may select GPUs (the runtime's own config, also on images that ship the toolkit)."
+# The keys of the toolkit's config.toml as the package ships them: commented out above the first table
+# (NVIDIA/nvidia-container-toolkit, the generated default config; internal/config/config.go up to 1.18,
+# api/config/v1/config.go from 1.19: envvar-when-unprivileged defaults to true, volume mounts to false).
+PACKAGED_RUNTIME_CONFIG = """\
+#accept-nvidia-visible-devices-as-volume-mounts = false
+#accept-nvidia-visible-devices-envvar-when-unprivileged = true
+disable-require = false
+
+[nvidia-container-cli]
+environment = []
+ldconfig = "@/sbin/ldconfig"
+
+[nvidia-container-runtime]
+log-level = "info"
+"""
 
 
 # In check mode nothing is written, so gpu_verify reads a prepared containerd config.
@@ -84,6 +100,9 @@ def test_configuration_applies_into_a_root_and_is_idempotent(tmp_path, node_vars
         "BinaryName": "/usr/bin/nvidia-container-runtime", "SystemdCgroup": True}
     assert not (etc / "containerd" / "config.toml").exists(), "config.toml must never be written"
     assert (etc / "cdi").is_dir()
+    runtime = tomllib.loads((etc / "nvidia-container-runtime/config.toml").read_text())
+    assert runtime == {"accept-nvidia-visible-devices-envvar-when-unprivileged": False,
+                       "accept-nvidia-visible-devices-as-volume-mounts": True}
 
     if os_name.startswith("ubuntu"):
         cuda = (etc / "apt/sources.list.d/nvidia-cuda.list").read_text()
@@ -104,6 +123,29 @@ def test_configuration_applies_into_a_root_and_is_idempotent(tmp_path, node_vars
     assert second.count("changed", "node") == 0, second.stdout
     assert second.count("ok", "node") >= 5
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.integration  # two playbook runs
+def test_device_selection_is_set_in_the_packaged_config_in_place(tmp_path, node_vars):
+    """Unprivileged containers may not pick GPUs by NVIDIA_VISIBLE_DEVICES (a tenant image setting =all
+    would see every GPU: NVIDIA/k8s-device-plugin issue 1605, gpu-operator issue 700); the runtime takes
+    the device plugin's volume mounts instead. The toolkit treats a container as privileged when
+    CAP_SYS_ADMIN is in its bounding set, which is why the plugin and dcgm-exporter carry it."""
+    root = tmp_path / "root"
+    config = root / "etc/nvidia-container-runtime/config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(PACKAGED_RUNTIME_CONFIG)
+    extravars = _node(node_vars, root, check=False, gpufleet_install=False)
+    for attempt in ("first", "second"):
+        run = run_site(tmp_path / attempt, {"node": {}}, facts={"node": "amazon-2023"}, extravars=extravars,
+                       tags="nvidia_container_toolkit")
+        assert run.rc == 0, run.stdout
+        settings = tomllib.loads(config.read_text())
+        assert settings["accept-nvidia-visible-devices-envvar-when-unprivileged"] is False
+        assert settings["accept-nvidia-visible-devices-as-volume-mounts"] is True
+        assert settings["nvidia-container-cli"]["ldconfig"] == "@/sbin/ldconfig"  # the rest untouched
+        assert config.read_text().count("accept-nvidia-visible-devices") == 2
+    assert run.count("changed", "node") == 0, "the second run changed the file again"
 
 
 def test_containerd_2_gets_a_version_3_drop_in(tmp_path, node_vars):
@@ -139,7 +181,7 @@ def test_proprietary_modules_are_accepted_on_volta(tmp_path, node_vars):
     assert "nvidia-driver-570=570.133.20-*" in msg["packages"]
 
 
-def test_ami_mode_runs_only_gpu_verify(tmp_path, node_vars):
+def test_ami_mode_sets_device_selection_and_verifies(tmp_path, node_vars):
     run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "amazon-2023"}, check=True,
                    extravars=_node(node_vars, tmp_path / "root", gpufleet_install=False,
                                    gpu_verify_container_runtime_configs=[str(tmp_path / "config.toml")]))
@@ -154,8 +196,11 @@ def test_ami_mode_runs_only_gpu_verify(tmp_path, node_vars):
     assert run.rc == 0, run.stdout
     ran = {ev["event_data"].get("role") for ev in run.events
            if ev["event"] in ("runner_on_ok", "runner_on_failed")}
-    assert ran == {"gpu_verify"}
-    assert run.count("changed", "node") == 0
+    # The image's toolkit is not reinstalled, but its device selection settings are applied.
+    assert ran == {"nvidia_container_toolkit", "gpu_verify"}
+    changed = [ev["event_data"]["task"] for ev in run.events
+               if ev["event"] == "runner_on_ok" and ev["event_data"]["res"].get("changed")]
+    assert changed == [DEVICE_SELECTION]
 
 
 def test_fabric_manager_is_skipped_without_nvswitch(tmp_path, node_vars):

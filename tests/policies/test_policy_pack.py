@@ -35,6 +35,7 @@ ADDITIONS = {
     "no-mps-sharing": "mandatory",
     "images-from-allowed-registries": "mandatory",
     "node-user-data-matches-pool": "mandatory",
+    "container-toolkit-patched": "mandatory",
 }
 
 

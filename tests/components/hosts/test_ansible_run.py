@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.hosts.ansible_run import AnsibleRunError, AnsibleRunProvider, normalize_inventory, recap_from_stats
-from core.assets import PLAYBOOKS_DIR
+from core.assets import playbooks_dir
 from core.bundle import bundle_hash
 
 PLAY = Path(__file__).resolve().parent / "fixtures" / "provider" / "play.yml"
@@ -69,7 +69,7 @@ def test_create_diff_update(tmp_path):
         "bundle_hash": "0" * 64,
         "extra_vars": {"marker_dir": str(tmp_path / "out"), "marker_text": "v2"},
         "inventory": [{"name": "gpu-a", **LOCAL}],
-        "playbook": str(PLAYBOOKS_DIR / "site.yml"),
+        "playbook": str(playbooks_dir() / "site.yml"),
     }.items():
         d = provider.diff(created.id, olds, {**_props(tmp_path), key: value})
         assert d.changes is True, key

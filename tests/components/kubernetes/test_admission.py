@@ -178,6 +178,27 @@ def test_mps_is_denied():
         assert any(admission.RULE_MARKERS["mps"] in m for m in denials(LOCAL, namespace_of(VISION), pod))
 
 
+@pytest.mark.parametrize("mount", ["/var/run/nvidia-container-devices/0", "/run/nvidia-container-devices/all",
+                                   "//var/run/nvidia-container-devices/", "/var/run/nvidia-container-devices"])
+def test_tenants_may_not_choose_their_own_gpus(mount):
+    """NVIDIA_VISIBLE_DEVICES=all in a pod sees every GPU of the node where the runtime honours it
+    (NVIDIA/k8s-device-plugin issue 1605, NVIDIA/gpu-operator issue 700); a /dev/null mount under
+    /var/run/nvidia-container-devices is the volume-mounts channel the runtime reads devices from."""
+    marker = admission.RULE_MARKERS["visible-devices"]
+    env = gpu_pod("inference-l4")
+    env["spec"]["containers"][0]["env"] = [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]
+    mounted = gpu_pod("inference-l4")
+    mounted["spec"]["containers"][0]["volumeMounts"] = [{"name": "x", "mountPath": mount}]
+    in_init = gpu_pod("inference-l4")
+    in_init["spec"]["initContainers"] = [{"name": "init", "image": "x", "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "0"}]}]
+    for pod in (env, mounted, in_init):
+        assert any(marker in m for m in denials(LOCAL, namespace_of(VISION), pod))
+    fine = gpu_pod("inference-l4")
+    fine["spec"]["containers"][0]["env"] = [{"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "compute"}]
+    fine["spec"]["containers"][0]["volumeMounts"] = [{"name": "x", "mountPath": "/var/run/data"}]
+    assert denials(LOCAL, namespace_of(VISION), fine) == []
+
+
 def test_node_name_only_on_create():
     pod = gpu_pod("inference-l4", nodeName="inference-l4-0")
     assert any(admission.RULE_MARKERS["node-name"] in m for m in denials(LOCAL, namespace_of(VISION), pod))

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from fleet_fixtures import STACKS, plan_of, stack_config
 
-from components.kubernetes.device_plugin import capabilities_to_add, plugin_config_data, plugin_configs
+from components.kubernetes.device_plugin import plugin_config_data, plugin_configs
 from components.kubernetes.scheduling import priority_classes
 from components.kubernetes.system_namespace import pool_inventory_data, system_namespace_labels
 from components.kubernetes.tenant import namespace_annotations, namespace_labels, network_policies, placement, placement_data
@@ -58,7 +58,7 @@ def test_plugin_config_per_pool_plus_default_local():
     l4 = yaml.safe_load(data["inference-l4"])
     assert l4 == {
         "version": "v1",
-        "flags": {"migStrategy": "none"},
+        "flags": {"migStrategy": "none", "plugin": {"deviceListStrategy": ["volume-mounts"]}},
         "sharing": {
             "timeSlicing": {
                 "renameByDefault": False,
@@ -67,8 +67,9 @@ def test_plugin_config_per_pool_plus_default_local():
             }
         },
     }
-    assert yaml.safe_load(data["training-a100"]) == {"version": "v1", "flags": {"migStrategy": "single"}}
-    assert yaml.safe_load(data["gpufleet-default"]) == {"version": "v1", "flags": {"migStrategy": "none"}}
+    volume_mounts = {"plugin": {"deviceListStrategy": ["volume-mounts"]}}
+    assert yaml.safe_load(data["training-a100"]) == {"version": "v1", "flags": {"migStrategy": "single", **volume_mounts}}
+    assert yaml.safe_load(data["gpufleet-default"]) == {"version": "v1", "flags": {"migStrategy": "none", **volume_mounts}}
 
 
 def test_plugin_config_keys_match_the_pool_label():
@@ -86,10 +87,6 @@ def test_mixed_mig_strategy_and_no_mps():
     assert all("mps" not in text.lower() for text in data.values())
 
 
-def test_sys_admin_only_with_mig_pools():
-    assert capabilities_to_add(plan_of(stack_config("local")).pools) == ["SYS_ADMIN"]
-    assert capabilities_to_add(plan_of(stack_config("dev")).pools) == []
-    assert capabilities_to_add(plan_of(stack_config("staging")).pools) == []
 
 
 # --- system namespace, scheduling ------------------------------------------------------
