@@ -16,6 +16,7 @@ from typing import Iterable, Mapping, Optional
 
 import yaml
 
+from .assets import TEMPLATES_DIR
 from .plan import PoolPlan, Taint
 from .templating import render
 
@@ -25,6 +26,9 @@ NODE_CONFIG_API = "node.eks.aws/v1alpha1"
 CLOUD_CONFIG_HEADER = "#cloud-config"
 BOOTSTRAP_SCRIPT = "/opt/gpufleet/node-bootstrap.sh"
 _NO_WRAP = 1 << 16  # YAML lines are never folded: a flag stays one line
+# The NodeConfig's containerd config: nodeadm makes nvidia the default runtime only if the runtime's
+# binary exists when its config step runs, before cloud-init, i.e. before the toolkit is installed.
+NVIDIA_RUNTIME_TOML = (TEMPLATES_DIR / "containerd-nvidia-runtime.toml").read_text(encoding="utf-8")
 
 # What every node pip-installs into /opt/gpufleet/venv at boot. The distributions' own ansible-core
 # (2.12 on Ubuntu 22.04, 2.16 on 24.04, older on AL2023) is older than the roles' min_ansible_version
@@ -71,14 +75,30 @@ def _boot_steps(pool: PoolPlan, bundle_bucket: str, bundle_key: str) -> dict:
     }
 
 
+class _LiteralBlockDumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks, so a script or TOML file inside the YAML reads as itself."""
+
+
+_LiteralBlockDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
 def node_config(pool: PoolPlan) -> str:
-    """nodeadm's NodeConfig (node.eks.aws/v1alpha1): the kubelet registers with the pool's taints and labels."""
+    """nodeadm's NodeConfig (node.eks.aws/v1alpha1): the kubelet registers with the pool's taints and
+    labels, and containerd runs containers through the NVIDIA runtime."""
     document = {
         "apiVersion": NODE_CONFIG_API,
         "kind": "NodeConfig",
-        "spec": {"kubelet": {"flags": kubelet_flags(pool.taints, pool.labels)}},
+        "spec": {
+            "kubelet": {"flags": kubelet_flags(pool.taints, pool.labels)},
+            "containerd": {"config": NVIDIA_RUNTIME_TOML},
+        },
     }
-    return yaml.safe_dump(document, sort_keys=False, explicit_start=True, width=_NO_WRAP)
+    return yaml.dump(document, Dumper=_LiteralBlockDumper, sort_keys=False, explicit_start=True, width=_NO_WRAP)
 
 
 def render_nodeadm_mime(pool: PoolPlan, bundle_bucket: str, bundle_key: str) -> str:
@@ -94,18 +114,6 @@ def render_nodeadm_mime(pool: PoolPlan, bundle_bucket: str, bundle_key: str) -> 
     if text.count(f"--{MIME_BOUNDARY}") != MIME_DELIMITERS:
         raise ValueError(f"pool '{pool.name}': the MIME boundary occurs in the user data's content")
     return text
-
-
-class _CloudConfigDumper(yaml.SafeDumper):
-    """Multi-line strings as literal blocks, so the script in the cloud-config reads as a script."""
-
-
-_CloudConfigDumper.add_representer(
-    str,
-    lambda dumper, value: dumper.represent_scalar(
-        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
-    ),
-)
 
 
 def render_cloud_config(pool: PoolPlan, bundle_bucket: str, bundle_key: str, cluster: ClusterJoin) -> str:
@@ -132,7 +140,7 @@ def render_cloud_config(pool: PoolPlan, bundle_bucket: str, bundle_key: str, clu
         "# the site playbook and only then joins the node with /etc/eks/bootstrap.sh.\n"
         "# cloud-init installs the packages (final stage) before it runs runcmd's script (scripts-user, later).\n"
     )
-    return header + yaml.dump(document, Dumper=_CloudConfigDumper, sort_keys=False, width=_NO_WRAP)
+    return header + yaml.dump(document, Dumper=_LiteralBlockDumper, sort_keys=False, width=_NO_WRAP)
 
 
 def render_user_data(pool: PoolPlan, bundle_bucket: str, bundle_key: str, cluster: Optional[ClusterJoin] = None) -> str:

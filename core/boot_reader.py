@@ -15,7 +15,7 @@ from typing import Optional
 
 import yaml
 
-from .boot import BOOTSTRAP_SCRIPT, CLOUD_CONFIG_HEADER, NODE_CONFIG_API
+from .boot import BOOTSTRAP_SCRIPT, CLOUD_CONFIG_HEADER, NODE_CONFIG_API, NVIDIA_RUNTIME_TOML
 
 NODEADM = "nodeadm"
 CLOUD_CONFIG = "cloud-config"
@@ -59,9 +59,12 @@ def _read_mime(message) -> NodeBoot:
         return NodeBoot(NODEADM, parts, problems=("the node.eks.aws part is not a NodeConfig",))
     spec = document.get("spec")
     flags = spec.get("kubelet", {}).get("flags") if isinstance(spec, dict) and isinstance(spec.get("kubelet"), dict) else None
+    containerd = spec.get("containerd") if isinstance(spec, dict) else None
     problems = []
-    if spec != {"kubelet": {"flags": flags}}:
-        problems.append("the NodeConfig sets more than the kubelet's flags")
+    if containerd != {"config": NVIDIA_RUNTIME_TOML}:
+        problems.append("the NodeConfig's containerd config is not the NVIDIA runtime's (containerd would run runc)")
+    if spec != {"kubelet": {"flags": flags}, "containerd": containerd}:
+        problems.append("the NodeConfig sets more than the kubelet's flags and containerd's runtime")
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
         return NodeBoot(NODEADM, parts, problems=(*problems, "the NodeConfig has no list of kubelet flags"))
     return NodeBoot(NODEADM, parts, tuple(flags), tuple(problems))

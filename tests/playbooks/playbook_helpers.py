@@ -134,3 +134,16 @@ def run_site(
 def smi(name: str) -> str:
     """A gpu_verify_nvidia_smi_command that prints a captured nvidia-smi output."""
     return f"cat {NVIDIA_SMI / name}"
+
+
+def containerd_dump(name: str) -> str:
+    """A gpu_verify_containerd_config_command that prints a captured `containerd config dump`."""
+    return f"cat {FIXTURES / 'containerd' / name}"
+
+
+# A node whose containerd loads the NVIDIA runtime and whose toolkit put the runtime's binary in place.
+NODE_ROOT = FIXTURES / "node-root"
+RUNTIME_IN_USE = {
+    "gpu_verify_containerd_config_command": containerd_dump("dump-nvidia.toml"),
+    "gpu_verify_root": str(NODE_ROOT),
+}

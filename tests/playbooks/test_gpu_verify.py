@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from playbook_helpers import FIXTURES, run_site, smi
+import pytest
+from playbook_helpers import RUNTIME_IN_USE, containerd_dump, run_site, smi
 
-RUNTIME = {"gpu_verify_container_runtime_configs": [str(FIXTURES / "containerd" / "config.toml")]}
 # AMI mode: only gpu_verify runs, as on a node whose image ships the driver.
-COMMON = {"gpufleet_install": False, "nvidia_driver_version": "570.133.20", **RUNTIME}
+COMMON = {"gpufleet_install": False, "nvidia_driver_version": "570.133.20", **RUNTIME_IN_USE}
 
 GOOD = {
     "g4dn-t4": ("g4dn.xlarge-t4.csv", 1, "T4"),
@@ -34,7 +34,7 @@ def test_gpu_verify_accepts_the_captured_outputs_of_each_gpu(tmp_path):
     for host in GOOD:
         assert run.count("failures", host) == 0, host
         assert run.count("changed", host) == 0, host
-        assert run.count("ok", host) == 7, host
+        assert run.count("ok", host) == 8, host
     parsed = run.results("p4d-a100", "Parse the GPUs reported by nvidia-smi.")[0]
     assert parsed["ansible_facts"]["gpu_verify_gpus"] == [["NVIDIA A100-SXM4-40GB", "570.133.20"]] * 8
 
@@ -66,11 +66,22 @@ def test_gpu_verify_rejects_each_mismatch(tmp_path):
     assert task == "Query the GPUs and the driver release with nvidia-smi."
 
 
-def test_gpu_verify_rejects_a_node_without_the_container_runtime(tmp_path):
-    missing = str(tmp_path / "etc/containerd/conf.d/99-nvidia.toml")
-    run = run_site(tmp_path / "w", _hosts({"g6-l4": GOOD["g6-l4"]}),
-                   extravars={**COMMON, "gpu_verify_container_runtime_configs": [missing]})
+@pytest.mark.parametrize("dump, binary_present", [("dump-runc.toml", True), ("dump-nvidia.toml", False)],
+                         ids=["containerd-runs-runc", "runtime-binary-missing"])
+def test_gpu_verify_rejects_a_node_whose_containerd_does_not_use_the_runtime(tmp_path, dump, binary_present):
+    """What containerd loads decides, not a file that may never be read: nodeadm's config.toml imports
+    no drop-in (awslabs/amazon-eks-ami nodeadm/internal/containerd/config.template.toml)."""
+    root = tmp_path / "root"
+    if binary_present:
+        binary = root / "usr/bin/nvidia-container-runtime"
+        binary.parent.mkdir(parents=True)
+        binary.write_text("")
+        binary.chmod(0o755)
+    run = run_site(tmp_path / "w", _hosts({"g6-l4": GOOD["g6-l4"]}), tags="gpu_verify",
+                   extravars={**COMMON, "gpu_verify_containerd_config_command": containerd_dump(dump),
+                              "gpu_verify_root": str(root)})
     assert run.rc != 0
     [(task, msg)] = run.failures("g6-l4")
-    assert task == "Check that containerd is configured with the NVIDIA runtime."
-    assert f"expected nvidia-container-runtime in one of {missing}, found none." in msg
+    assert task == "Check that containerd runs containers through the NVIDIA runtime."
+    assert "must make nvidia the default runtime, running /usr/bin/nvidia-container-runtime" in msg
+    assert f"(present: {binary_present})" in msg

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from playbook_helpers import FIXTURES, SUPPORTED_OS, run_site, smi
+from playbook_helpers import RUNTIME_IN_USE, SUPPORTED_OS, containerd_dump, run_site, smi
 
 REPORT = "Report the NVIDIA driver release and packages chosen for this host."
 DEVICE_SELECTION = "Choose how containers may select GPUs (the runtime's own config, also on images that ship the toolkit)."
@@ -27,17 +27,13 @@ log-level = "info"
 """
 
 
-# In check mode nothing is written, so gpu_verify reads a prepared containerd config.
-CONFIGURED_RUNTIME = [str(FIXTURES / "containerd" / "config.toml")]
-
-
 def _node(node_vars, root, check=True, **overrides):
-    extra = {"gpu_verify_container_runtime_configs": CONFIGURED_RUNTIME} if check else {}
+    """Vars of a node whose containerd already loads the NVIDIA runtime (gpu_verify reads a captured dump)."""
     return {
         **node_vars,
         "gpufleet_root": str(root),
         "gpu_verify_nvidia_smi_command": smi("p5.48xlarge-h100.csv"),
-        **extra,
+        **RUNTIME_IN_USE,
         **overrides,
     }
 
@@ -182,17 +178,14 @@ def test_proprietary_modules_are_accepted_on_volta(tmp_path, node_vars):
 
 
 def test_ami_mode_sets_device_selection_and_verifies(tmp_path, node_vars):
+    # First on a node whose containerd still runs runc: the runtime check fails; then on a good one.
     run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "amazon-2023"}, check=True,
                    extravars=_node(node_vars, tmp_path / "root", gpufleet_install=False,
-                                   gpu_verify_container_runtime_configs=[str(tmp_path / "config.toml")]))
-    (tmp_path / "config.toml").write_text('BinaryName = "/usr/bin/nvidia-container-runtime"\n')
-    # The file is written after the run above on purpose: the first run must fail
-    # on the runtime check; the rerun, with the file present, passes.
+                                   gpu_verify_containerd_config_command=containerd_dump("dump-runc.toml")))
     assert run.rc != 0
-    assert [t for t, _ in run.failures("node")] == ["Check that containerd is configured with the NVIDIA runtime."]
+    assert [t for t, _ in run.failures("node")] == ["Check that containerd runs containers through the NVIDIA runtime."]
     run = run_site(tmp_path / "w2", {"node": {}}, facts={"node": "amazon-2023"}, check=True,
-                   extravars=_node(node_vars, tmp_path / "root", gpufleet_install=False,
-                                   gpu_verify_container_runtime_configs=[str(tmp_path / "config.toml")]))
+                   extravars=_node(node_vars, tmp_path / "root", gpufleet_install=False))
     assert run.rc == 0, run.stdout
     ran = {ev["event_data"].get("role") for ev in run.events
            if ev["event"] in ("runner_on_ok", "runner_on_failed")}

@@ -74,10 +74,24 @@ def test_a_taint_dropped_from_registration_fails():
     assert any("--register-with-taints" in m for m in messages(POLICY, group, with_user_data(template, text)))
 
 
-def test_a_node_config_that_sets_more_than_flags_fails():
+def test_a_node_config_that_sets_more_than_flags_and_runtime_fails():
     group, template = pair("inference-l4")
-    text = user_data(template).replace("spec:\n  kubelet:", "spec:\n  containerd:\n    config: '[plugins]'\n  kubelet:")
+    text = user_data(template).replace("spec:\n  kubelet:", "spec:\n  instance:\n    localStorage: {strategy: RAID0}\n  kubelet:")
     assert any("more than the kubelet's flags" in m for m in messages(POLICY, group, with_user_data(template, text)))
+
+
+@pytest.mark.parametrize("change", [
+    lambda text: text.replace('default_runtime_name = \"nvidia\"', 'default_runtime_name = \"runc\"'),
+    lambda text: text.replace("  containerd:\n", "  ignored:\n"),
+], ids=["runc-default", "no-containerd-config"])
+def test_a_node_config_without_the_nvidia_runtime_fails(change):
+    """Without it containerd keeps runc on AL2023: nodeadm picks nvidia only when the runtime's binary
+    exists at its config step, before cloud-init (awslabs/amazon-eks-ami
+    nodeadm/internal/containerd/runtime_config_nvidia.go; templates/al2023/runtime/rootfs/etc/systemd/system/nodeadm-config.service)."""
+    group, template = pair("inference-l4")
+    text = change(user_data(template))
+    assert text != user_data(template)
+    assert any("NVIDIA runtime" in m for m in messages(POLICY, group, with_user_data(template, text)))
 
 
 def with_cloud_config(template, change):
