@@ -30,6 +30,20 @@ _NO_WRAP = 1 << 16  # YAML lines are never folded: a flag stays one line
 # binary exists when its config step runs, before cloud-init, i.e. before the toolkit is installed.
 NVIDIA_RUNTIME_TOML = (TEMPLATES_DIR / "containerd-nvidia-runtime.toml").read_text(encoding="utf-8")
 
+# nodeadm-run.service starts containerd and the kubelet after cloud-final, and it has no Requires= on it
+# (awslabs/amazon-eks-ami templates/al2023/runtime/rootfs/etc/systemd/system/nodeadm-run.service:
+# After=nodeadm-config.service cloud-final.service), so a failed script would still let the node join.
+# The script's first step adds this drop-in; its last creates the marker, on disk so a reboot keeps it.
+NODEADM_RUN_DROP_IN_DIR = "/etc/systemd/system/nodeadm-run.service.d"
+NODEADM_RUN_DROP_IN = f"{NODEADM_RUN_DROP_IN_DIR}/10-gpufleet-verified.conf"
+VERIFIED_MARKER_DIR = "/var/lib/gpufleet"
+VERIFIED_MARKER = f"{VERIFIED_MARKER_DIR}/node-verified"
+NODEADM_RUN_GATE = (
+    "# gpu-fleet: containerd and the kubelet start only on a node whose NVIDIA stack was installed and verified.\n"
+    "[Unit]\n"
+    f"AssertPathExists={VERIFIED_MARKER}\n"
+)
+
 # What every node pip-installs into /opt/gpufleet/venv at boot. The distributions' own ansible-core
 # (2.12 on Ubuntu 22.04, 2.16 on 24.04, older on AL2023) is older than the roles' min_ansible_version
 # (2.17), and 2.17 is the newest series that still runs on Ubuntu 22.04's Python 3.10. awscli fetches
@@ -108,6 +122,13 @@ def render_nodeadm_mime(pool: PoolPlan, bundle_bucket: str, bundle_key: str) -> 
         "node-userdata.mime.j2",
         boundary=MIME_BOUNDARY,
         node_config=node_config(pool),
+        gate={
+            "drop_in_dir": NODEADM_RUN_DROP_IN_DIR,
+            "drop_in": NODEADM_RUN_DROP_IN,
+            "unit": NODEADM_RUN_GATE,
+            "marker_dir": VERIFIED_MARKER_DIR,
+            "marker": VERIFIED_MARKER,
+        },
         **_boot_steps(pool, bundle_bucket, bundle_key),
     )
     # Two parts and the closing delimiter: any other occurrence would be content posing as a part.
