@@ -116,10 +116,17 @@ def cuda_on_driver(
 
 
 def driver_on_gpu(gpu: Gpu, driver: VersionLike) -> Verdict:
+    """The driver is at or above the GPU's floor, and of a branch that still supports its architecture."""
     driver_v = parse_version(driver)
-    if driver_v >= gpu.driver_floor:
-        return _ok(f"{gpu.model} needs driver >= {gpu.driver_floor}; {driver_v} meets it")
-    return _fail(f"{gpu.model} needs driver >= {gpu.driver_floor}, got {driver_v}: upgrade the driver to {gpu.driver_floor} or later")
+    if driver_v < gpu.driver_floor:
+        return _fail(f"{gpu.model} needs driver >= {gpu.driver_floor}, got {driver_v}: upgrade the driver to {gpu.driver_floor} or later")
+    floor = Finding(True, f"{gpu.model} needs driver >= {gpu.driver_floor}; {driver_v} meets it")
+    arch, branch = gpu.architecture, driver_v.release[0]
+    if arch.last_driver_branch is not None and branch > arch.last_driver_branch:
+        return Verdict.of([floor, Finding(False, (
+            f"R{arch.last_driver_branch} is the last driver branch that supports {arch.name} GPUs ({gpu.model}), "
+            f"got {driver_v} (R{branch}): keep the pool on an R{arch.last_driver_branch} driver or move it to a newer GPU"))])
+    return Verdict.of([floor])
 
 
 def cuda_on_gpu(gpu: Gpu, cuda: VersionLike) -> Verdict:
@@ -183,6 +190,8 @@ def open_kernel_modules_on(gpu: Gpu, open_modules: bool) -> Verdict:
     arch = gpu.architecture
     if open_modules and not arch.open_kernel_modules:
         return _fail(f"open kernel modules do not support {gpu.model} ({arch.name}): use the proprietary modules (Turing and newer only)")
+    if not open_modules and arch.requires_open_kernel_modules:
+        return _fail(f"the proprietary kernel modules do not support {gpu.model} ({arch.name}): use the open kernel modules")
     if open_modules:
         return _ok(f"open kernel modules support {gpu.model} ({arch.name})")
     return _ok(f"proprietary kernel modules support {gpu.model}")

@@ -34,6 +34,9 @@ class Architecture:
     order: int
     max_cuda_major: Optional[int]
     open_kernel_modules: bool
+    requires_open_kernel_modules: bool
+    last_driver_branch: Optional[int]
+    """The newest driver branch that supports the architecture; None while no end is announced."""
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,11 @@ class DriversSpec(SpecModel):
         default_factory=lambda: load_facts().software.container_toolkit_version,
         description="Pinned nvidia-container-toolkit.",
     )
-    open_kernel_modules: bool = Field(True, description="Open GPU kernel modules (Turing and newer only).")
+    open_kernel_modules: bool = Field(
+        True,
+        description="NVIDIA's open GPU kernel modules where the GPU supports them (Turing and newer; pre-Turing GPUs get "
+        "the proprietary ones). Blackwell supports only the open modules, so false is refused for Blackwell pools.",
+    )
 
 
 # --- node pools ------------------------------------------------------------------------
@@ -505,6 +509,13 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
         if len(models) > 1:
             errors.append((f"{where}.instanceTypes", f"pool mixes GPU models {', '.join(models)}; a pool has one GPU model"))
         errors += _os_errors(spec, pool, where)
+        if not spec.drivers.open_kernel_modules:
+            errors += [
+                ("drivers.openKernelModules", f"false, but pool '{pool.name}' has {model} GPUs ({arch}), which only "
+                 "NVIDIA's open kernel modules support: set it to true")
+                for model, arch in sorted({(t.gpu.model, t.gpu.architecture.name) for t in catalog
+                                           if t.gpu.architecture.requires_open_kernel_modules})
+            ]
         if pool.efa:
             for j, itype in enumerate(catalog):
                 if not itype.efa:

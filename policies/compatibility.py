@@ -7,9 +7,16 @@ from typing import Any, Iterable, Mapping, Optional
 from pulumi_policy import Severity
 
 from core import compatibility as compat
+from core.facts import load_facts
 
+from . import resource_types
 from .builders import pool_policy, schema, stack_policy
 from .observed_fleet import Fleet, Pool, tenant_pools
+from .props import user_data_vars
+
+# What the pool's Ansible vars say about the GPU and its kernel modules (core.plan PoolPlan.ansible_vars).
+GPU_MODEL_VAR = "gpu_verify_expected_gpu_model"
+OPEN_MODULES_VAR = "nvidia_driver_open_kernel_modules"
 
 
 def _verdict(run) -> Optional[compat.Verdict]:
@@ -81,10 +88,24 @@ def _pool_driver_findings(pool: Pool) -> Iterable[str]:
         yield f"{pool.label}: " + "; ".join(verdict.reasons)
 
 
+def _kernel_module_findings(fleet: Fleet) -> Iterable[tuple[str, str]]:
+    """The kernel modules a launch template's user data installs support the GPU it expects."""
+    for template in fleet.of_type(resource_types.LAUNCH_TEMPLATE):
+        found = user_data_vars(template.props)
+        gpu = load_facts().gpu(str(found.get(GPU_MODEL_VAR, "")))
+        open_modules = found.get(OPEN_MODULES_VAR)
+        if gpu is None or not isinstance(open_modules, bool):
+            continue
+        verdict = compat.open_kernel_modules_on(gpu, open_modules)
+        if not verdict.compatible:
+            yield template.urn, f"launch template '{template.name}': " + "; ".join(verdict.reasons)
+
+
 def _check_driver_supports_gpu(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
     for pool in fleet.pools.values():
         for message in _pool_driver_findings(pool):
             yield pool.urn, message
+    yield from _kernel_module_findings(fleet)
     for tenant in fleet.tenants:
         for pool in tenant_pools(fleet, tenant):
             gpu = pool.gpu
@@ -98,12 +119,15 @@ def _check_driver_supports_gpu(fleet: Fleet, opts: Mapping[str, Any]) -> Iterabl
 
 driver_supports_gpu = stack_policy(
     name="driver-supports-gpu",
-    description="Each pool's driver meets its GPU's floor, and tenants' CUDA versions still support the pool's GPU.",
+    description="Each pool's driver meets its GPU's floor and is of a branch that still supports it, its kernel modules "
+    "support it, and tenants' CUDA versions still support the pool's GPU.",
     check=_check_driver_supports_gpu,
     severity=Severity.CRITICAL,
     remediation_steps=(
-        "Set the pool's driver to at least the GPU's driver_floor in core/data/gpu-facts.yaml (e.g. B200 >= 570.133.20). "
-        "For GPUs an architecture's last CUDA major covers (V100: CUDA 12), keep tenants that use the pool on that major."
+        "Set the pool's driver to at least the GPU's driver_floor in core/data/gpu-facts.yaml (e.g. B200 >= 570.133.20) "
+        "and at most its architecture's last driver branch (V100: R580). Blackwell needs the open kernel modules "
+        "(drivers.openKernelModules). For GPUs an architecture's last CUDA major covers (V100: CUDA 12), keep tenants "
+        "that use the pool on that major."
     ),
 )
 

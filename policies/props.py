@@ -123,6 +123,25 @@ def decode_user_data(value: Any) -> Optional[str]:
         return value
 
 
+# Keys that mark the one JSON line of Ansible vars gpu-fleet's user data carries (core.boot).
+USER_DATA_VAR_MARKERS = ("gpufleet_install", "nvidia_driver_version", "nvidia_container_toolkit_version")
+
+
+def user_data_vars(props: Any) -> dict:
+    """The Ansible vars a launch template's user data carries as one JSON line, if any."""
+    text = decode_user_data(get(props, "userData"))
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line.startswith("{") and any(var in line for var in USER_DATA_VAR_MARKERS):
+            try:
+                found = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(found, dict):
+                return found
+    return {}
+
+
 def has(obj: Any, *path: Any) -> bool:
     """Whether the last key of `path` is present (even if its value is unknown), without reading it."""
     parent = get(obj, *path[:-1]) if len(path) > 1 else known(obj)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
@@ -15,7 +14,7 @@ from core.facts import load_facts
 from . import resource_types
 from .builders import resource_policy, schema
 from .observed_fleet import pools_of_resource
-from .props import decode_user_data, get, items, pending
+from .props import get, items, pending, user_data_vars
 
 UNPINNED_TAGS = frozenset({"latest", "stable", "main", "master", "edge", "nightly"})
 PINNED_VARS = ("nvidia_driver_version", "nvidia_container_toolkit_version")
@@ -71,19 +70,6 @@ def exact_version(value: Any) -> bool:
         return False
 
 
-def _user_data_vars(props: Any) -> dict:
-    """The ansible vars gpu-fleet's user data carries as one JSON line, if any."""
-    text = decode_user_data(get(props, "userData"))
-    for line in (text or "").splitlines():
-        line = line.strip()
-        if line.startswith("{") and any(var in line for var in PINNED_VARS):
-            try:
-                return json.loads(line)
-            except ValueError:
-                continue
-    return {}
-
-
 def _check_versions(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
     if resource_type in resource_types.WORKLOADS:
         for container, image in container_images(resource_type, props):
@@ -91,7 +77,7 @@ def _check_versions(resource_type: str, props: Any, urn: str, name: str, opts: M
                 yield f"container '{container}' runs image '{image}' without a version: pin a release tag or digest (e.g. :v0.20.0)"
         return
     if resource_type == resource_types.LAUNCH_TEMPLATE:
-        found = _user_data_vars(props)
+        found = user_data_vars(props)
         for var in PINNED_VARS:
             if var in found and not exact_version(found[var]):
                 yield f"user data installs {var}={found[var]!r}: pin an exact version such as 570.133.20 / 1.19.1"
@@ -125,7 +111,7 @@ TOOLKIT_VAR = "nvidia_container_toolkit_version"
 
 
 def _check_toolkit(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
-    version = _user_data_vars(props).get(TOOLKIT_VAR)
+    version = user_data_vars(props).get(TOOLKIT_VAR)
     if version is None or not exact_version(version):
         return  # none installed (the image's own), or unpinned: versions-pinned reports that
     facts = load_facts()

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--cuda: {error}") from None
     try:
         verdict = compat.check(
-            gpu, driver, cuda, args.minor_version_compat, instance_type=itype, mig_profile=args.mig_profile
+            gpu, driver, cuda, args.minor_version_compat, instance_type=itype, mig_profile=args.mig_profile,
+            open_kernel_modules=None if args.kernel_modules is None else args.kernel_modules == "open",
         )
     except compat.UnknownFact as error:
         raise UsageError(str(error)) from None
@@ -64,6 +65,9 @@ def register(commands) -> None:
     parser.add_argument("--mig-profile", metavar="PROFILE", help="also check a MIG profile such as 1g.10gb")
     parser.add_argument(
         "--minor-version-compat", action="store_true", help="accept NVIDIA minor-version compatibility for CUDA"
+    )
+    parser.add_argument(
+        "--kernel-modules", choices=["open", "proprietary"], help="also check NVIDIA's open or proprietary kernel modules"
     )
     add_format_argument(parser)
     parser.set_defaults(handler=run)

@@ -233,3 +233,17 @@ def test_nvidia_ami_install_is_al2023_only():
     config["nodePools"].append(dict(UBUNTU_POOL))
     [message] = problems(config)
     assert message.startswith("nodePools[1].os: 'ubuntu-24.04' needs drivers.install ansible")
+
+
+def test_blackwell_pools_refuse_proprietary_kernel_modules():
+    """Blackwell is supported only by NVIDIA's open kernel modules (NVIDIA driver installation guide, kernel
+    modules; NVIDIA blog, 2024-07): the plan must not install the proprietary ones on a B200 pool."""
+    config = stack_config("dev")
+    config["drivers"]["openKernelModules"] = False
+    config["nodePools"].append({"name": "b200", "instanceTypes": ["p6-b200.48xlarge"], "workload": "training",
+                                "minSize": 0, "maxSize": 1})
+    assert problems(config) == [
+        "drivers.openKernelModules: false, but pool 'b200' has B200 GPUs (Blackwell), which only NVIDIA's open "
+        "kernel modules support: set it to true"]
+    config["nodePools"].pop()
+    assert parse_spec(config).drivers.open_kernel_modules is False  # fine without Blackwell

@@ -62,3 +62,30 @@ def test_bad_input_exits_2_naming_the_flag(gpufleet, args, flag):
 
 def test_gpu_or_instance_type_is_required(gpufleet):
     assert gpufleet("compat", "--driver", "570.133.20").returncode == 2
+
+
+@pytest.mark.parametrize("driver, compatible", [("580.95.05", True), ("590.44.01", False), ("610.43.02", False)])
+def test_v100_ends_with_the_r580_branch(gpufleet, driver, compatible):
+    """NVIDIA: "The release 580 series will be the last to support GPUs based on the Maxwell, Pascal, and
+    Volta architectures" (forums.developer.nvidia.com, Unix Graphics Feature Deprecation Schedule)."""
+    result, report = compat_json(gpufleet, "--gpu", "V100", "--driver", driver)
+    assert report["compatible"] is compatible and result.returncode == (0 if compatible else 1)
+    if not compatible:
+        assert any("R580 is the last driver branch that supports Volta" in r for r in report["reasons"])
+
+
+@pytest.mark.parametrize("modules, compatible", [("open", True), ("proprietary", False)])
+def test_blackwell_needs_the_open_kernel_modules(gpufleet, modules, compatible):
+    """NVIDIA: "For cutting-edge platforms such as NVIDIA Grace Hopper or NVIDIA Blackwell, you must use the
+    open-source GPU kernel modules. The proprietary drivers are unsupported on these platforms." (NVIDIA
+    developer blog, NVIDIA Transitions Fully Towards Open-Source GPU Kernel Modules, 2024-07)."""
+    result, report = compat_json(gpufleet, "--gpu", "B200", "--driver", "580.95.05", "--kernel-modules", modules)
+    assert report["compatible"] is compatible
+    if not compatible:
+        assert any("proprietary kernel modules do not support B200" in r for r in report["reasons"])
+
+
+def test_the_cuda_table_reaches_13_3(gpufleet):
+    """CUDA 13.3 needs >= 610.43.02 (CUDA release notes, table 3; the 13.3 runfile bundles 610.43.02)."""
+    assert gpufleet("compat", "--gpu", "H100", "--driver", "610.43.02", "--cuda", "13.3").returncode == 0
+    assert gpufleet("compat", "--gpu", "H100", "--driver", "595.71.05", "--cuda", "13.3").returncode == 1

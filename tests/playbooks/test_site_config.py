@@ -167,6 +167,17 @@ def test_open_kernel_modules_are_refused_before_turing(tmp_path, node_vars):
     assert "Set nvidia_driver_open_kernel_modules to false" in msg
 
 
+def test_proprietary_modules_are_refused_on_blackwell(tmp_path, node_vars):
+    """Blackwell is supported only by the open kernel modules (NVIDIA driver installation guide, kernel modules)."""
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "amazon-2023"}, check=True,
+                   extravars=_node(node_vars, tmp_path / "root", nvidia_driver_gpu_architecture="Blackwell",
+                                   nvidia_driver_open_kernel_modules=False))
+    assert run.rc != 0
+    [(task, msg)] = run.failures("node")
+    assert task == "Check that the proprietary kernel modules are not requested for GPUs only the open ones support."
+    assert "'Blackwell', which only the open kernel modules" in msg
+
+
 def test_proprietary_modules_are_accepted_on_volta(tmp_path, node_vars):
     run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "ubuntu-22.04"}, check=True,
                    extravars=_node(node_vars, tmp_path / "root", nvidia_driver_gpu_architecture="Volta",

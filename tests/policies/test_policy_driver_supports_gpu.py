@@ -1,4 +1,17 @@
-from policy_fixtures import UNKNOWN, edited, inventory, inventory_pool, messages, namespace, node_group, tenant_stack
+import base64
+import json
+
+from policy_fixtures import (
+    UNKNOWN,
+    edited,
+    inventory,
+    inventory_pool,
+    launch_template,
+    messages,
+    namespace,
+    node_group,
+    tenant_stack,
+)
 
 POLICY = "driver-supports-gpu"
 
@@ -41,3 +54,25 @@ def test_inventory_pool_below_floor_fails():
 
 def test_malformed_driver_label_is_reported():
     assert "not a driver version" in messages(POLICY, node_group(driver="latest"))[0]
+
+
+def test_v100_on_a_branch_after_r580_fails():
+    """R580 is the last driver branch for Maxwell, Pascal and Volta (NVIDIA's Unix graphics deprecation schedule)."""
+    found = messages(POLICY, node_group(pool="v100", instance_types=("p3.2xlarge",), gpu="V100", driver="590.44.01"))
+    assert len(found) == 1 and "R580 is the last driver branch that supports Volta" in found[0]
+    assert messages(POLICY, node_group(pool="v100", instance_types=("p3.2xlarge",), gpu="V100", driver="580.95.05")) == []
+
+
+def _modules_template(gpu: str, open_modules: bool):
+    text = "MIME-Version: 1.0\n\n#!/bin/bash\ncat > vars.json <<'EOF'\n" + json.dumps(
+        {"gpufleet_install": True, "gpu_verify_expected_gpu_model": gpu, "nvidia_driver_open_kernel_modules": open_modules}
+    ) + "\nEOF\n"
+    return edited(launch_template(), ("userData",), base64.b64encode(text.encode()).decode())
+
+
+def test_blackwell_user_data_with_proprietary_modules_fails():
+    """Blackwell is supported only by NVIDIA's open kernel modules (NVIDIA driver installation guide, kernel modules)."""
+    [message] = messages(POLICY, _modules_template("B200", False))
+    assert "proprietary kernel modules do not support B200" in message
+    assert messages(POLICY, _modules_template("B200", True)) == []
+    assert messages(POLICY, _modules_template("V100", False)) == []
