@@ -133,7 +133,9 @@ class PoolPlan:
     os: str
     custom_ami: bool
     """Ubuntu pools boot Canonical's EKS AMI: EKS has no managed AMI type for it."""
-    ami_type: str
+    ami_type: Optional[str]
+    """EKS's AMI type; None on a custom AMI (CreateNodegroup: do not specify amiType when the launch
+    template names the image)."""
     image_id: Optional[str]
     """The launch template's ImageId: the pool's amiId for a custom AMI, none for an EKS AMI type."""
     disk_gib: int
@@ -262,11 +264,13 @@ class FleetPlan:
 # --- pools ------------------------------------------------------------------------------
 
 
-def _ami_type(install: str, custom_ami: bool) -> str:
-    """Ubuntu: CUSTOM (the launch template names the image). AL2023 with drivers.install ami: EKS's
-    NVIDIA AMI ships driver and toolkit. ansible: the standard AMI, drivers at boot."""
+def _ami_type(install: str, custom_ami: bool) -> Optional[str]:
+    """Ubuntu: none, the launch template names the image (EKS API reference, CreateNodegroup amiType:
+    "If the node group was deployed with a launch template that uses a custom AMI, then don't specify
+    amiType"). AL2023 with drivers.install ami: EKS's NVIDIA AMI ships driver and toolkit. ansible:
+    the standard AMI, drivers at boot."""
     if custom_ami:
-        return "CUSTOM"
+        return None
     return "AL2023_x86_64_NVIDIA" if install == "ami" else "AL2023_x86_64_STANDARD"
 
 

@@ -50,6 +50,8 @@ _COMPUTED: dict[str, dict[str, Any]] = {
 # Answers to the data sources the program reads (no region is known offline: placeholders).
 _INVOKES: dict[str, dict[str, Any]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": {"names": [f"offline-az-{i}" for i in range(1, 7)]},
+    # A custom AMI's root device: what Canonical's Ubuntu AMIs have.
+    "aws:ec2/getAmi:getAmi": {"rootDeviceName": "/dev/sda1", "id": "ami-offline", "imageId": "ami-offline"},
 }
 
 

@@ -21,6 +21,10 @@ from .bundle import read_policy
 from .iam import NODE_POLICIES, assume_role_policy
 
 IMDS_HOP_LIMIT = 2  # 2 lets pods behind the node's network namespace reach IMDSv2; 1 would block them.
+# The root device of the AL2023 EKS AMIs EKS picks by AMI type (Amazon Linux AMIs: /dev/xvda). A custom
+# AMI's is read from the image itself: Canonical's Ubuntu AMIs use /dev/sda1, and a mapping for any
+# other name adds an empty volume while the real root keeps the image's size and encryption.
+EKS_AMI_ROOT_DEVICE = "/dev/xvda"
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,12 @@ class GpuNodePool(pulumi.ComponentResource):
         placement = None
         if efa_count:
             placement = aws.ec2.PlacementGroup(f"{name}-efa", strategy="cluster", opts=child)
+        root_device = EKS_AMI_ROOT_DEVICE
+        if pool.image_id is not None:
+            root_device = aws.ec2.get_ami_output(
+                filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[pool.image_id])],
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).root_device_name
         launch_template = aws.ec2.LaunchTemplate(
             name,
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -83,7 +93,7 @@ class GpuNodePool(pulumi.ComponentResource):
             ),
             block_device_mappings=[
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name="/dev/xvda",
+                    device_name=root_device,
                     ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
                         volume_size=pool.disk_gib, volume_type="gp3", encrypted="true", delete_on_termination="true"
                     ),

@@ -138,9 +138,15 @@ def test_launch_template_user_data_is_the_rendered_bootstrap():
 def test_ubuntu_pool_boots_its_ami_with_a_cloud_config_that_joins_the_cluster():
     run = stack_run("staging")
     groups, templates = by_pool(run, NODE_GROUP), by_pool(run, LAUNCH_TEMPLATE)
-    assert groups["inference-l4-ubuntu"].inputs["amiType"] == "CUSTOM"
+    # EKS API reference, CreateNodegroup amiType: not specified when the launch template names a custom AMI.
+    assert "amiType" not in groups["inference-l4-ubuntu"].inputs
     assert templates["inference-l4-ubuntu"].inputs["imageId"] == "ami-0123456789abcdef0"
     assert groups["inference-l4"].inputs["amiType"] == "AL2023_x86_64_STANDARD"
+    # The root volume is mapped at the image's own root device (the offline getAmi answer: Canonical's
+    # /dev/sda1); the AL2023 AMI EKS picks has /dev/xvda.
+    [ubuntu_root] = templates["inference-l4-ubuntu"].inputs["blockDeviceMappings"]
+    assert ubuntu_root["deviceName"] == "/dev/sda1" and ubuntu_root["ebs"]["encrypted"] == "true"
+    assert templates["inference-l4"].inputs["blockDeviceMappings"][0]["deviceName"] == "/dev/xvda"
     assert "imageId" not in templates["inference-l4"].inputs
     text = base64.b64decode(templates["inference-l4-ubuntu"].inputs["userData"]).decode()
     assert text.startswith("#cloud-config\n")
@@ -196,3 +202,14 @@ def test_availability_zone_counts_out_of_range_are_refused(zones, problem):
     with pytest.raises(SpecError, match=problem) as error:
         spec_of(config)
     assert "cluster.vpc.availabilityZones:" in error.value.render()
+
+
+def test_a_custom_amis_root_device_is_read_from_the_image(monkeypatch):
+    """Whatever the image says (ec2:DescribeImages RootDeviceName), not a name assumed per OS."""
+    from gpufleet import offline
+
+    monkeypatch.setitem(offline._INVOKES, "aws:ec2/getAmi:getAmi", {"rootDeviceName": "/dev/nvme0n1"})
+    run = run_offline(spec_of(stack_config("staging")), "staging")
+    templates = by_pool(run, LAUNCH_TEMPLATE)
+    assert templates["inference-l4-ubuntu"].inputs["blockDeviceMappings"][0]["deviceName"] == "/dev/nvme0n1"
+    assert templates["inference-l4"].inputs["blockDeviceMappings"][0]["deviceName"] == "/dev/xvda"
