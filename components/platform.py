@@ -57,6 +57,7 @@ class GpuPlatform(pulumi.ComponentResource):
                     subnet_ids=tuple(self.cluster.subnet_ids),
                     user_data=self._user_data(pool, bundle),
                     bundle_bucket_arn=bundle.bucket_arn,
+                    security_group_ids=(self.cluster.security_group_id,),
                 ),
                 opts=child,
             )

@@ -42,6 +42,7 @@ _COMPUTED: dict[str, dict[str, Any]] = {
         "endpoint": "https://mock.eks.local",
         "certificateAuthority": {"data": "bW9jaw=="},
         "identities": [{"oidcs": [{"issuer": "https://oidc.eks.mock/id/MOCK"}]}],
+        "vpcConfig": {"clusterSecurityGroupId": "sg-offline-cluster"},
     },
     "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
 }
@@ -87,13 +88,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 provider=args.provider or None,
             )
         )
+        computed = _COMPUTED.get(args.typ, {})
         state = {
             "arn": f"arn:aws:mock::000000000000:{args.name}",
             "name": args.inputs.get("name", args.name),
             "bucket": args.inputs.get("bucket", args.name),
-            **_COMPUTED.get(args.typ, {}),
+            **computed,
             **args.inputs,
         }
+        for key, value in computed.items():  # a computed field inside an input object (vpcConfig's group)
+            if isinstance(value, dict) and isinstance(args.inputs.get(key), dict):
+                state[key] = {**value, **args.inputs[key]}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):

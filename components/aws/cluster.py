@@ -61,6 +61,8 @@ class EksCluster(pulumi.ComponentResource):
     eks: aws.eks.Cluster
     subnet_ids: list
     name: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    """The cluster security group EKS creates: all traffic between its members, in and out."""
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(CLUSTER_TYPE, name, None, opts)
@@ -99,6 +101,7 @@ class EksCluster(pulumi.ComponentResource):
         for addon in EKS_ADDONS:
             aws.eks.Addon(f"{name}-{addon}", cluster_name=self.eks.name, addon_name=addon, opts=child)
         self.name = self.eks.name
+        self.security_group_id = self.eks.vpc_config.cluster_security_group_id
         kubeconfig = pulumi.Output.all(self.eks.name, self.eks.endpoint, self.eks.certificate_authority.data).apply(
             lambda args: eks_kubeconfig(*args)
         )

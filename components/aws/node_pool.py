@@ -42,16 +42,21 @@ class NodePoolArgs:
     cloud-config that bootstraps the node itself (a custom Ubuntu AMI, where EKS merges nothing)."""
     bundle_bucket_arn: Optional[pulumi.Input[str]] = None
     """Bucket of the playbook bundle the nodes read at boot; the node role may read it, nothing more."""
+    security_group_ids: tuple = ()
+    """Security groups of the EFA interfaces: the cluster's, whose members exchange all traffic, as EFA needs."""
 
 
-def network_interfaces(efa_count: int) -> list[aws.ec2.LaunchTemplateNetworkInterfaceArgs]:
-    """One EFA interface per network card; only the first is the primary (device index 0)."""
+def network_interfaces(efa_count: int, security_group_ids: tuple = ()) -> list[aws.ec2.LaunchTemplateNetworkInterfaceArgs]:
+    """One EFA interface per network card; only the first is the primary (device index 0). Interfaces in a
+    launch template carry the security groups themselves (EKS puts none on them), and EFA traffic needs a
+    group that admits all traffic from its own members (AWS EFA user guide, security group)."""
     return [
         aws.ec2.LaunchTemplateNetworkInterfaceArgs(
             network_card_index=card,
             device_index=0 if card == 0 else 1,
             interface_type="efa",
             delete_on_termination="true",
+            security_groups=list(security_group_ids),
         )
         for card in range(efa_count)
     ]
@@ -100,7 +105,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 )
             ],
             image_id=pool.image_id,
-            network_interfaces=network_interfaces(efa_count) or None,
+            network_interfaces=network_interfaces(efa_count, args.security_group_ids) or None,
             placement=aws.ec2.LaunchTemplatePlacementArgs(group_name=placement.name) if placement else None,
             user_data=pulumi.Output.from_input(args.user_data).apply(
                 lambda text: base64.b64encode(text.encode()).decode() if text else None

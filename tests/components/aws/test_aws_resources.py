@@ -100,6 +100,9 @@ def test_efa_pools_get_interfaces_a_placement_group_and_one_subnet():
     interfaces = templates["training-h100"].inputs["networkInterfaces"]
     assert len(interfaces) == 32 and {i["interfaceType"] for i in interfaces} == {"efa"}
     assert [i["deviceIndex"] for i in interfaces[:2]] == [0, 1]
+    # Every interface carries the cluster security group (the offline EKS answer's clusterSecurityGroupId),
+    # whose members exchange all traffic, as EFA requires.
+    assert all(i["securityGroups"] == ["sg-offline-cluster"] for i in interfaces)
     assert templates["training-h100"].inputs["placement"]["groupName"]
     assert len(groups["training-h100"].inputs["subnetIds"]) == 1
     assert "networkInterfaces" not in templates["inference-l4"].inputs
