@@ -46,7 +46,9 @@ class GpuPlatform(pulumi.ComponentResource):
     def _on_eks(self, plan: FleetPlan) -> None:
         child = pulumi.ResourceOptions(parent=self)
         cluster_name = plan.cluster.name
-        self.cluster = EksCluster(cluster_name, EksClusterArgs(cluster=plan.cluster), opts=child)
+        self.cluster = EksCluster(
+            cluster_name, EksClusterArgs(cluster=plan.cluster, system_pool=plan.system_pool), opts=child
+        )
         bundle = PlaybookBundle(playbook_bucket_name(cluster_name), PlaybookBundleArgs(), opts=child)
         for pool in plan.pools:
             self.node_pools[pool.name] = GpuNodePool(

@@ -85,6 +85,9 @@ RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-
 AUTONAME_SUFFIX_LENGTH = 8
 PLAYBOOK_BUCKET_SUFFIX = "-playbooks"
 NODE_ROLE_SUFFIX = "-node"
+# The non-GPU pool for cluster services (CoreDNS, the fleet's controllers): its gpufleet.io/pool label
+# value and node group name suffix, so no GPU pool may take the name.
+SYSTEM_POOL = "system"
 S3_BUCKET_NAME_MAX = 63
 IAM_ROLE_NAME_MAX = 64
 

@@ -32,6 +32,7 @@ from .names import (
     SHARING_LABEL,
     SPOT,
     SPOT_TAINT_KEY,
+    SYSTEM_POOL,
     TENANT_LABEL,
     TENANT_TAINT_KEY,
     WORKLOAD_LABEL,
@@ -220,6 +221,21 @@ class TenantPlan:
 
 
 @dataclass(frozen=True)
+class SystemPoolPlan:
+    """The non-GPU pool for cluster services (CoreDNS, the fleet's controllers): on-demand, untainted."""
+
+    name: str
+    """Its gpufleet.io/pool label and node group suffix."""
+    instance_types: tuple[str, ...]
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_gib: int
+    ami_type: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class FleetPlan:
     """The whole fleet, decided: what GpuPlatform is built from (its Args)."""
 
@@ -237,6 +253,8 @@ class FleetPlan:
     """dcgm-exporter, its scrape config, alert thresholds."""
     cost: CostSpec
     """The assumptions of the plan's cost estimates."""
+    system_pool: Optional[SystemPoolPlan] = None
+    """The system pool the fleet creates, or None (an existing cluster's own nodes run cluster services)."""
 
     def pool(self, name: str) -> PoolPlan:
         return next(p for p in self.pools if p.name == name)
@@ -401,11 +419,28 @@ def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
     )
 
 
+def plan_system_pool(spec: FleetSpec) -> Optional[SystemPoolPlan]:
+    if not spec.system_pool_enabled:
+        return None
+    system = spec.system_pool
+    return SystemPoolPlan(
+        name=SYSTEM_POOL,
+        instance_types=tuple(system.instance_types),
+        min_size=system.min_size,
+        desired_size=system.desired,
+        max_size=system.max_size,
+        disk_gib=system.disk_gib,
+        ami_type=_ami_type("ansible", custom_ami=False),  # the standard AL2023 AMI: no GPU, nothing to install
+        labels=MappingProxyType({POOL_LABEL: SYSTEM_POOL}),
+    )
+
+
 def plan_fleet(spec: FleetSpec) -> FleetPlan:
     """Every pool and tenant decision of the fleet, once."""
     pools = tuple(plan_pool(spec, pool) for pool in spec.node_pools)
     by_name = {p.name: p for p in pools}
     return FleetPlan(
+        system_pool=plan_system_pool(spec),
         cluster=spec.cluster,
         pools=pools,
         tenants=tuple(plan_tenant(t, by_name) for t in spec.tenants),

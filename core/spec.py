@@ -28,6 +28,7 @@ from .names import (
     RESERVED_NAMESPACES,
     RESERVED_TAINTS,
     S3_BUCKET_NAME_MAX,
+    SYSTEM_POOL,
     node_pool_name,
     playbook_bucket_name,
 )
@@ -98,6 +99,23 @@ def _gpu_instance_type(value: str) -> str:
     return value
 
 
+_EC2_INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
+
+
+def _system_instance_type(value: str) -> str:
+    if not _EC2_INSTANCE_TYPE.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not an EC2 instance type (e.g. m6i.large)")
+    if load_facts().instance_type(value) is not None:
+        raise ValueError(f"{shown(value)} is a GPU instance type: the system pool runs cluster services, not GPU work")
+    return value
+
+
+def _pool_name(value: str) -> str:
+    if value == SYSTEM_POOL:
+        raise ValueError(f"{shown(value)} is the system pool's name (systemPool)")
+    return value
+
+
 def _cuda_version(value: str) -> str:
     _version("CUDA")(value)
     if load_facts().cuda_min_driver(value) is None:
@@ -164,6 +182,7 @@ DriverVersion = Annotated[str, AfterValidator(_version("driver"))]
 ToolkitVersion = Annotated[str, AfterValidator(_version("container toolkit"))]
 CudaVersion = Annotated[str, AfterValidator(_cuda_version)]
 GpuInstanceType = Annotated[str, AfterValidator(_gpu_instance_type)]
+SystemInstanceType = Annotated[str, AfterValidator(_system_instance_type)]
 Principal = Annotated[str, AfterValidator(_principal)]
 Quantity = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) else v), AfterValidator(_matching(_QUANTITY, "is not a Kubernetes quantity (e.g. 64, 500m, 256Gi)"))]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
@@ -331,7 +350,9 @@ class TaintSpec(SpecModel):
 
 
 class NodePoolSpec(SpecModel):
-    name: DnsLabel = Field(description="Pool name, unique; label gpufleet.io/pool.")
+    name: Annotated[DnsLabel, AfterValidator(_pool_name)] = Field(
+        description=f"Pool name, unique; label gpufleet.io/pool. Not '{SYSTEM_POOL}' (the system pool's)."
+    )
     instance_types: list[GpuInstanceType] = Field(
         min_length=1,
         description="GPU instance types; several diversify spot capacity. One GPU model per pool. Known types: "
@@ -388,6 +409,34 @@ class NodePoolSpec(SpecModel):
     def catalog(self) -> list[InstanceType]:
         facts = load_facts()
         return [facts.instance_types[name] for name in self.instance_types]
+
+
+class SystemPoolSpec(SpecModel):
+    enabled: Optional[bool] = Field(
+        None,
+        description="Create the pool. Default: on EKS clusters the fleet creates; an existing cluster brings its own "
+        "nodes for cluster services (true is refused there).",
+    )
+    instance_types: list[SystemInstanceType] = Field(
+        default_factory=lambda: ["m6i.large"], min_length=1, description="Non-GPU EC2 instance types, on-demand."
+    )
+    min_size: int = Field(2, ge=1, le=MAX_NODES_PER_POOL, description="Fewest nodes (two keep CoreDNS's replicas apart).")
+    desired_size: Optional[int] = Field(None, ge=1, le=MAX_NODES_PER_POOL, description="Nodes at creation (default minSize).")
+    max_size: int = Field(3, ge=1, le=MAX_NODES_PER_POOL, description="Most nodes.")
+    disk_gib: int = Field(50, ge=20, le=16384, alias="diskGiB", description="Encrypted gp3 root volume size.")
+
+    @property
+    def desired(self) -> int:
+        return self.min_size if self.desired_size is None else self.desired_size
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "SystemPoolSpec":
+        if not self.min_size <= self.desired <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy 1 <= minSize <= desiredSize <= maxSize, "
+                f"got {self.min_size} <= {self.desired} <= {self.max_size}"
+            )
+        return self
 
 
 # --- tenants ---------------------------------------------------------------------------
@@ -474,6 +523,11 @@ class FleetSpec(SpecModel):
     cluster: ClusterSpec
     drivers: DriversSpec = Field(default_factory=DriversSpec)
     node_pools: list[NodePoolSpec] = Field(min_length=1)
+    system_pool: SystemPoolSpec = Field(
+        default_factory=SystemPoolSpec,
+        description="The non-GPU, on-demand pool for cluster services: CoreDNS (which tolerates no GPU taint) and the "
+        "fleet's controllers. The EKS add-ons are created after it.",
+    )
     tenants: list[TenantSpec] = Field(default_factory=list)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     device_plugin: DevicePluginSpec = Field(default_factory=DevicePluginSpec)
@@ -481,6 +535,11 @@ class FleetSpec(SpecModel):
 
     def pool(self, name: str) -> NodePoolSpec:
         return next(p for p in self.node_pools if p.name == name)
+
+    @property
+    def system_pool_enabled(self) -> bool:
+        enabled = self.system_pool.enabled
+        return self.cluster.mode == "eks" if enabled is None else enabled
 
     @functools.cached_property
     def _dedicated_owners(self) -> dict[str, TenantSpec]:
@@ -502,6 +561,9 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
     errors += _duplicates("nodePools", [p.name for p in spec.node_pools])
     errors += _duplicates("tenants", [t.name for t in spec.tenants])
     errors += _aws_name_errors(spec)
+    if spec.cluster.mode != "eks" and spec.system_pool.enabled:
+        errors.append(("systemPool.enabled", "an existing cluster brings its own nodes for cluster services: gpu-fleet "
+                       "creates no node group there (leave it unset or false)"))
     for i, pool in enumerate(spec.node_pools):
         where = f"nodePools[{i}]"
         catalog = pool.catalog()
@@ -550,6 +612,12 @@ def _aws_name_errors(spec: FleetSpec) -> list[tuple[str, str]]:
                 (f"nodePools[{i}].name", f"{shown(pool.name)} is too long with cluster name {shown(spec.cluster.name)}: the "
                  f"node role's name would have {role} characters, IAM allows {IAM_ROLE_NAME_MAX}")
             )
+    system_role = len(node_pool_name(spec.cluster.name, SYSTEM_POOL) + NODE_ROLE_SUFFIX) + AUTONAME_SUFFIX_LENGTH
+    if spec.system_pool_enabled and system_role > IAM_ROLE_NAME_MAX:
+        errors.append(
+            ("cluster.name", f"{shown(spec.cluster.name)} is too long: the system pool's node role name would have "
+             f"{system_role} characters, IAM allows {IAM_ROLE_NAME_MAX}")
+        )
     return errors
 
 

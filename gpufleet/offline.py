@@ -34,6 +34,8 @@ class PlannedResource:
     custom: bool
     parent: Optional[str] = None
     provider: Optional[str] = None
+    dependencies: tuple[str, ...] = ()
+    """URNs of the resources it was registered to wait for (dependsOn and its inputs' resources)."""
 
 
 # Outputs the program reads back from resources the engine would compute.
@@ -66,6 +68,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request):
         self._mocks.current.urn = self.make_urn(request.parent, request.type, request.name)
         self._mocks.current.parent = request.parent or None
+        self._mocks.current.dependencies = tuple(request.dependencies)
         return super().RegisterResource(request)
 
 
@@ -86,6 +89,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 inputs=dict(args.inputs),
                 custom=args.custom,
                 provider=args.provider or None,
+                dependencies=self.current.dependencies,
             )
         )
         computed = _COMPUTED.get(args.typ, {})

@@ -1,25 +1,35 @@
 """EksCluster: the EKS cluster the program creates (cluster.mode eks).
 
 It hands the platform exactly one Kubernetes provider and what node pools need to join: the
-cluster name and the private subnets. An existing cluster is components.kubernetes.cluster.
+cluster name, the private subnets and the cluster security group. It also runs the system pool, and
+creates the EKS add-ons after it (CoreDNS needs untainted nodes). An existing cluster is
+components.kubernetes.cluster.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from core.names import node_pool_name
+from core.plan import SystemPoolPlan
 from core.spec import ClusterSpec, ExistingVpc
 
 from ..kubernetes.cluster import CLUSTER_TYPE, provider_name
 from .iam import CLUSTER_POLICIES, assume_role_policy
 from .network import Network, NetworkArgs
+from .system_pool import SystemNodePool, SystemPoolArgs
 
 EKS_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"]
+# The VPC CNI enforces NetworkPolicies (the tenants' isolation) only when asked to: the add-on's
+# `enableNetworkPolicy` (EKS user guide, "Restrict pod traffic with Kubernetes policies";
+# aws/amazon-vpc-cni-k8s: the network policy agent runs only with it).
+EKS_ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
 
 
@@ -52,6 +62,8 @@ def eks_kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
 class EksClusterArgs:
     cluster: ClusterSpec
     """Name, Kubernetes version and network (a new VPC or existing subnets)."""
+    system_pool: Optional[SystemPoolPlan] = None
+    """The node group for cluster services, created before the add-ons; None: none is created."""
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -98,8 +110,22 @@ class EksCluster(pulumi.ComponentResource):
             client_id_lists=["sts.amazonaws.com"],
             opts=child,
         )
+        after = []
+        if args.system_pool is not None:
+            system = SystemNodePool(
+                node_pool_name(spec.name, args.system_pool.name),
+                SystemPoolArgs(pool=args.system_pool, cluster_name=self.eks.name, subnet_ids=tuple(self.subnet_ids)),
+                opts=child,
+            )
+            after.append(system.node_group)
         for addon in EKS_ADDONS:
-            aws.eks.Addon(f"{name}-{addon}", cluster_name=self.eks.name, addon_name=addon, opts=child)
+            aws.eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=self.eks.name,
+                addon_name=addon,
+                configuration_values=json.dumps(EKS_ADDON_CONFIGURATION[addon]) if addon in EKS_ADDON_CONFIGURATION else None,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            )
         self.name = self.eks.name
         self.security_group_id = self.eks.vpc_config.cluster_security_group_id
         kubeconfig = pulumi.Output.all(self.eks.name, self.eks.endpoint, self.eks.certificate_authority.data).apply(

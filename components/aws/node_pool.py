@@ -1,8 +1,8 @@
 """GpuNodePool: one EKS managed node group of GPU instances with its IAM role and launch template.
 
-The launch template requires IMDSv2, encrypts the gp3 root volume, attaches EFA interfaces in a
-cluster placement group when asked, and carries the user data that installs and verifies the
-driver at boot (core.boot). Desired size is set once: an autoscaler owns it afterwards.
+On the baseline every node group has (node_basics: IMDSv2, encrypted root volume, desired size left
+to an autoscaler), the launch template attaches EFA interfaces in a cluster placement group when
+asked and carries the user data that installs and verifies the driver at boot (core.boot).
 """
 
 from __future__ import annotations
@@ -14,17 +14,11 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from core.names import NODE_ROLE_SUFFIX, POOL_LABEL
 from core.plan import PoolPlan
 
 from .bundle import read_policy
-from .iam import NODE_POLICIES, assume_role_policy
+from .node_basics import EKS_AMI_ROOT_DEVICE, launch_template, node_group, node_role
 
-IMDS_HOP_LIMIT = 2  # 2 lets pods behind the node's network namespace reach IMDSv2; 1 would block them.
-# The root device of the AL2023 EKS AMIs EKS picks by AMI type (Amazon Linux AMIs: /dev/xvda). A custom
-# AMI's is read from the image itself: Canonical's Ubuntu AMIs use /dev/sda1, and a mapping for any
-# other name adds an empty volume while the real root keeps the image's size and encryption.
-EKS_AMI_ROOT_DEVICE = "/dev/xvda"
 
 
 @dataclass(frozen=True)
@@ -69,11 +63,8 @@ class GpuNodePool(pulumi.ComponentResource):
         super().__init__("gpufleet:nodepool:GpuNodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         pool = args.pool
-        self.role = aws.iam.Role(f"{name}{NODE_ROLE_SUFFIX}", assume_role_policy=assume_role_policy("ec2.amazonaws.com"), opts=child)
-        attachments = [
-            aws.iam.RolePolicyAttachment(f"{name}-{arn.rsplit('/', 1)[1]}", role=self.role.name, policy_arn=arn, opts=child)
-            for arn in NODE_POLICIES
-        ]
+        role = node_role(name, child)
+        self.role = role.role
         if args.bundle_bucket_arn is not None:
             aws.iam.RolePolicy(
                 f"{name}-bundle-read",
@@ -91,59 +82,32 @@ class GpuNodePool(pulumi.ComponentResource):
                 filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[pool.image_id])],
                 opts=pulumi.InvokeOutputOptions(parent=self),
             ).root_device_name
-        launch_template = aws.ec2.LaunchTemplate(
+        template = launch_template(
             name,
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=IMDS_HOP_LIMIT
-            ),
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name=root_device,
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=pool.disk_gib, volume_type="gp3", encrypted="true", delete_on_termination="true"
-                    ),
-                )
-            ],
+            pool.name,
+            pool.disk_gib,
+            child,
+            root_device,
             image_id=pool.image_id,
             network_interfaces=network_interfaces(efa_count, args.security_group_ids) or None,
             placement=aws.ec2.LaunchTemplatePlacementArgs(group_name=placement.name) if placement else None,
             user_data=pulumi.Output.from_input(args.user_data).apply(
                 lambda text: base64.b64encode(text.encode()).decode() if text else None
             ),
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(
-                    resource_type=kind, tags={"Name": name, POOL_LABEL: pool.name}
-                )
-                for kind in ("instance", "volume")
-            ],
-            update_default_version=True,
-            opts=child,
         )
-        subnets = list(args.subnet_ids[:1] if efa_count else args.subnet_ids)
-        self.node_group = aws.eks.NodeGroup(
+        self.node_group = node_group(
             name,
+            pool_name=pool.name,
             cluster_name=args.cluster_name,
-            node_group_name=name,
-            node_role_arn=self.role.arn,
-            subnet_ids=subnets,
+            role=role,
+            template=template,
+            subnet_ids=list(args.subnet_ids[:1] if efa_count else args.subnet_ids),
+            sizes=(pool.min_size, pool.desired_size, pool.max_size),
+            parent=self,
+            ami_type=pool.ami_type,
             capacity_type=pool.capacity_type,
             instance_types=list(pool.instance_types),
-            ami_type=pool.ami_type,
-            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=pool.min_size, desired_size=pool.desired_size, max_size=pool.max_size
-            ),
-            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
             labels=dict(pool.labels),
             taints=[aws.eks.NodeGroupTaintArgs(**t.as_eks()) for t in pool.taints],
-            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
-                id=launch_template.id, version=launch_template.latest_version.apply(str)
-            ),
-            tags={POOL_LABEL: pool.name},
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=attachments,
-                # An autoscaler owns the desired size once the group exists.
-                ignore_changes=["scalingConfig.desiredSize"],
-            ),
         )
         self.register_outputs({"nodeGroupName": self.node_group.node_group_name, "roleArn": self.role.arn})

@@ -247,3 +247,28 @@ def test_blackwell_pools_refuse_proprietary_kernel_modules():
         "kernel modules support: set it to true"]
     config["nodePools"].pop()
     assert parse_spec(config).drivers.open_kernel_modules is False  # fine without Blackwell
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda c: c.update(systemPool={"instanceTypes": ["p5.48xlarge"]}),
+     "systemPool.instanceTypes[0]: 'p5.48xlarge' is a GPU instance type: the system pool runs cluster services, not GPU work"),
+    (lambda c: c.update(systemPool={"instanceTypes": ["m6i.large\nx"]}),
+     "systemPool.instanceTypes[0]: 'm6i.large\\nx' is not an EC2 instance type (e.g. m6i.large)"),
+    (lambda c: c.update(systemPool={"minSize": 3, "maxSize": 2}),
+     "systemPool: sizes must satisfy 1 <= minSize <= desiredSize <= maxSize, got 3 <= 3 <= 2"),
+    (lambda c: c["nodePools"][0].update(name="system"),
+     "nodePools[0].name: 'system' is the system pool's name (systemPool)"),
+])
+def test_the_system_pool_is_validated(change, expected):
+    config = stack_config("dev")
+    change(config)
+    assert problems(config) == [expected]
+
+
+def test_an_existing_cluster_gets_no_system_pool():
+    config = stack_config("local")
+    assert parse_spec(config).system_pool_enabled is False
+    config["systemPool"] = {"enabled": True}
+    assert problems(config) == [
+        "systemPool.enabled: an existing cluster brings its own nodes for cluster services: gpu-fleet creates no "
+        "node group there (leave it unset or false)"]

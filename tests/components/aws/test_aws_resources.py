@@ -8,6 +8,7 @@ import pytest
 import yaml
 from fleet_fixtures import spec_of, stack_config, stack_run
 
+from core.names import SYSTEM_POOL
 from core.spec_loader import SpecError
 from gpufleet.offline import run_offline
 
@@ -21,7 +22,12 @@ def of_type(run, type_):
 
 
 def by_pool(run, type_):
+    """Resources of a type by pool name, the system pool's under SYSTEM_POOL."""
     return {r.name.removeprefix(f"{run.plan.cluster.name}-"): r for r in of_type(run, type_)}
+
+
+def gpu_pool_templates(run):
+    return [t for name, t in by_pool(run, LAUNCH_TEMPLATE).items() if name != SYSTEM_POOL]
 
 
 def test_existing_cluster_creates_no_aws_resources():
@@ -60,7 +66,7 @@ def test_existing_vpc_is_used_as_given():
 def test_one_node_group_per_pool_with_capacity_and_scaling():
     run = stack_run("prod")
     groups = by_pool(run, NODE_GROUP)
-    assert sorted(groups) == sorted(p.name for p in run.plan.pools)
+    assert sorted(groups) == sorted([SYSTEM_POOL, *(p.name for p in run.plan.pools)])
     for pool in run.plan.pools:
         inputs = groups[pool.name].inputs
         assert inputs["capacityType"] == ("SPOT" if pool.capacity == "spot" else "ON_DEMAND")
@@ -132,7 +138,7 @@ def test_playbook_bundle_bucket_is_private_encrypted_and_versioned():
 
 def test_launch_template_user_data_is_the_rendered_bootstrap():
     run = stack_run("dev")
-    [template] = of_type(run, LAUNCH_TEMPLATE)
+    [template] = gpu_pool_templates(run)
     text = base64.b64decode(template.inputs["userData"]).decode()
     assert "--register-with-taints=nvidia.com/gpu=true:NoSchedule,gpufleet.io/capacity=spot:NoSchedule" in text
     assert "ansible-playbook" in text
@@ -168,9 +174,9 @@ def test_ubuntu_pool_boots_its_ami_with_a_cloud_config_that_joins_the_cluster():
 
 def test_changing_the_driver_changes_the_launch_template():
     config = stack_config("dev")
-    before = of_type(run_offline(spec_of(config), "a"), LAUNCH_TEMPLATE)[0].inputs["userData"]
+    before = gpu_pool_templates(run_offline(spec_of(config), "a"))[0].inputs["userData"]
     config["drivers"]["version"] = "575.51.03"
-    after = of_type(run_offline(spec_of(config), "b"), LAUNCH_TEMPLATE)[0].inputs["userData"]
+    after = gpu_pool_templates(run_offline(spec_of(config), "b"))[0].inputs["userData"]
     assert before != after
 
 
@@ -216,3 +222,40 @@ def test_a_custom_amis_root_device_is_read_from_the_image(monkeypatch):
     templates = by_pool(run, LAUNCH_TEMPLATE)
     assert templates["inference-l4-ubuntu"].inputs["blockDeviceMappings"][0]["deviceName"] == "/dev/nvme0n1"
     assert templates["inference-l4"].inputs["blockDeviceMappings"][0]["deviceName"] == "/dev/xvda"
+
+
+def test_the_system_pool_runs_cluster_services_and_the_add_ons_come_after_it():
+    """CoreDNS tolerates no GPU taint: with only GPU nodes the coredns add-on never schedules and its
+    creation times out (pulumi/pulumi-eks#1819, terraform-aws-modules/terraform-aws-eks#3001)."""
+    run = stack_run("prod")
+    group = by_pool(run, NODE_GROUP)[SYSTEM_POOL]
+    assert "taints" not in group.inputs or group.inputs["taints"] == []
+    assert group.inputs["capacityType"] == "ON_DEMAND" and group.inputs["instanceTypes"] == ["m6i.large"]
+    assert group.inputs["amiType"] == "AL2023_x86_64_STANDARD"
+    assert group.inputs["labels"] == {"gpufleet.io/pool": SYSTEM_POOL}
+    assert group.inputs["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 3}
+    template = by_pool(run, LAUNCH_TEMPLATE)[SYSTEM_POOL]
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert template.inputs["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
+    assert "userData" not in template.inputs
+    addons = of_type(run, "aws:eks/addon:Addon")
+    assert {a.inputs["addonName"] for a in addons} >= {"coredns", "vpc-cni"}
+    assert all(group.urn in a.dependencies for a in addons), [a.dependencies for a in addons]
+
+
+def test_no_system_pool_where_disabled_or_on_an_existing_cluster():
+    config = stack_config("dev")
+    config["systemPool"] = {"enabled": False}
+    run = run_offline(spec_of(config), "dev")
+    assert SYSTEM_POOL not in by_pool(run, NODE_GROUP)
+    assert run.plan.system_pool is None and stack_run("local").plan.system_pool is None
+
+
+def test_the_vpc_cni_enforces_network_policies():
+    """EKS user guide, network policies: the VPC CNI add-on enforces NetworkPolicies only with
+    `enableNetworkPolicy: "true"` in its configuration values."""
+    import json
+
+    addons = {a.inputs["addonName"]: a for a in of_type(stack_run("prod"), "aws:eks/addon:Addon")}
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert "configurationValues" not in addons["coredns"].inputs
