@@ -47,7 +47,7 @@ class GpuPlatform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cluster_name = plan.cluster.name
         self.cluster = EksCluster(
-            cluster_name, EksClusterArgs(cluster=plan.cluster, system_pool=plan.system_pool), opts=child
+            cluster_name, EksClusterArgs(cluster=plan.cluster, system_pool=plan.system_pool, gpu_tolerations=plan.gpu_tolerations), opts=child
         )
         bundle = PlaybookBundle(playbook_bucket_name(cluster_name), PlaybookBundleArgs(), opts=child)
         for pool in plan.pools:

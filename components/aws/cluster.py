@@ -25,11 +25,22 @@ from .iam import CLUSTER_POLICIES, assume_role_policy
 from .network import Network, NetworkArgs
 from .system_pool import SystemNodePool, SystemPoolArgs
 
-EKS_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"]
-# The VPC CNI enforces NetworkPolicies (the tenants' isolation) only when asked to: the add-on's
-# `enableNetworkPolicy` (EKS user guide, "Restrict pod traffic with Kubernetes policies";
-# aws/amazon-vpc-cni-k8s: the network policy agent runs only with it).
-EKS_ADDON_CONFIGURATION = {"vpc-cni": {"enableNetworkPolicy": "true"}}
+NODE_MONITORING_AGENT = "eks-node-monitoring-agent"
+EKS_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", NODE_MONITORING_AGENT]
+
+
+def addon_configuration(addon: str, gpu_tolerations: tuple[dict, ...]) -> Optional[dict]:
+    """The configuration values an add-on needs in a GPU fleet, or None for its defaults."""
+    if addon == "vpc-cni":
+        # The VPC CNI enforces NetworkPolicies (the tenants' isolation) only when asked to (EKS user guide,
+        # "Restrict pod traffic with Kubernetes policies": enableNetworkPolicy).
+        return {"enableNetworkPolicy": "true"}
+    if addon == NODE_MONITORING_AGENT:
+        # Its DCGM DaemonSet reads the GPUs' health for node auto repair, and tolerates nothing by default
+        # (aws/eks-node-monitoring-agent charts/eks-node-monitoring-agent/values.yaml, dcgmAgent.tolerations:
+        # []): every GPU node carries the fleet's taints. Its node agent tolerates every taint already.
+        return {"dcgmAgent": {"tolerations": list(gpu_tolerations)}}
+    return None
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
 
 
@@ -64,6 +75,8 @@ class EksClusterArgs:
     """Name, Kubernetes version and network (a new VPC or existing subnets)."""
     system_pool: Optional[SystemPoolPlan] = None
     """The node group for cluster services, created before the add-ons; None: none is created."""
+    gpu_tolerations: tuple[dict, ...] = ()
+    """Tolerations of every GPU pool's taints, for the add-ons that run on GPU nodes."""
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -123,7 +136,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-{addon}",
                 cluster_name=self.eks.name,
                 addon_name=addon,
-                configuration_values=json.dumps(EKS_ADDON_CONFIGURATION[addon]) if addon in EKS_ADDON_CONFIGURATION else None,
+                configuration_values=json.dumps(config) if (config := addon_configuration(addon, args.gpu_tolerations)) else None,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after),
             )
         self.name = self.eks.name

@@ -109,5 +109,8 @@ class GpuNodePool(pulumi.ComponentResource):
             instance_types=list(pool.instance_types),
             labels=dict(pool.labels),
             taints=[aws.eks.NodeGroupTaintArgs(**t.as_eks()) for t in pool.taints],
+            # A GPU the node monitoring agent finds faulty (XID errors, DCGM diagnostics) gets its node
+            # replaced, one node at a time (EKS user guide, "Enable node auto repair").
+            node_repair_config=aws.eks.NodeGroupNodeRepairConfigArgs(enabled=True, max_parallel_nodes_repaired_count=1),
         )
         self.register_outputs({"nodeGroupName": self.node_group.node_group_name, "roleArn": self.role.arn})

@@ -43,7 +43,7 @@ def test_eks_cluster_uses_api_auth_and_audit_logs():
     assert {"api", "audit", "authenticator"} <= set(cluster.inputs["enabledClusterLogTypes"])
     assert len(cluster.inputs["vpcConfig"]["subnetIds"]) == 3
     addons = {r.inputs["addonName"] for r in of_type(stack_run("prod"), "aws:eks/addon:Addon")}
-    assert addons == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"}
+    assert addons == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "eks-node-monitoring-agent"}
     assert len(of_type(stack_run("prod"), "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) == 1
 
 
@@ -259,3 +259,19 @@ def test_the_vpc_cni_enforces_network_policies():
     addons = {a.inputs["addonName"]: a for a in of_type(stack_run("prod"), "aws:eks/addon:Addon")}
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
     assert "configurationValues" not in addons["coredns"].inputs
+
+
+def test_gpu_nodes_with_hardware_faults_are_repaired():
+    """EKS node health: the node monitoring agent add-on sets AcceleratedHardwareReady from NVIDIA XID and
+    DCGM findings, and node auto repair replaces such nodes; the agent's DCGM DaemonSet tolerates nothing
+    by default (aws/eks-node-monitoring-agent chart values, dcgmAgent.tolerations: [])."""
+    import json
+
+    run = stack_run("prod")
+    addons = {a.inputs["addonName"]: a for a in of_type(run, "aws:eks/addon:Addon")}
+    config = json.loads(addons["eks-node-monitoring-agent"].inputs["configurationValues"])
+    assert config["dcgmAgent"]["tolerations"] == list(run.plan.gpu_tolerations)
+    groups = by_pool(run, NODE_GROUP)
+    for pool in run.plan.pools:
+        assert groups[pool.name].inputs["nodeRepairConfig"] == {"enabled": True, "maxParallelNodesRepairedCount": 1}
+    assert "nodeRepairConfig" not in groups[SYSTEM_POOL].inputs
