@@ -64,6 +64,8 @@ class InstanceType:
     efa_interfaces: int
     nvswitch: bool
     on_demand_price: Optional[float]
+    nvlsm: bool = False
+    """NVLink5 systems: the fabric manager also runs the NVLink Subnet Manager."""
 
     @property
     def efa(self) -> bool:
@@ -190,6 +192,7 @@ def parse_facts(raw: Mapping) -> Facts:
                 gpu_memory_gib=fam["gpu_memory_gib"],
                 efa_interfaces=sz["efa_interfaces"],
                 nvswitch=sz.get("nvswitch", fam.get("nvswitch", False)),
+                nvlsm=fam.get("nvlsm", False),
                 on_demand_price=on_demand.get(name),
             )
     prices = raw["prices"]

@@ -370,6 +370,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
                 "nvidia_driver_gpu_architecture": itype.gpu.architecture.name,
                 "nvidia_container_toolkit_version": spec.drivers.container_toolkit,
                 "nvidia_fabric_manager_enabled": fabric_manager,
+                "nvidia_fabric_manager_nvlsm": any(t.nvlsm for t in catalog),
                 "gpu_verify_expected_gpu_count": per_node,
                 "gpu_verify_expected_gpu_model": itype.gpu.model,
             }

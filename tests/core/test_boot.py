@@ -116,11 +116,13 @@ def test_both_oses_share_the_boot_steps():
     mime = parts(render_user_data(al2023.pool("inference-l4"), "b", "k"))["text/x-shellscript"]
     plan = ubuntu_prod()
     ubuntu = boot_script(render_user_data(plan.pool("inference-l4"), "b", "k", CLUSTER))
-    # Each OS installs ansible-core its own way between these two lines.
+    # Each OS installs ansible-core its own way between these two lines; AL2023 alone gates nodeadm-run
+    # (Ubuntu joins at the end of the same script).
     head = mime.split("# ansible-core ")[0]
-    tail = mime.split('export PATH="$workdir/venv/bin:$PATH"\n')[1].strip()
-    assert ubuntu.startswith(head.replace("nodeadm starts", "/etc/eks/bootstrap.sh starts"))
-    assert tail in ubuntu
+    gate = head[head.index("\n# The gate, ") : head.index("systemctl daemon-reload\n") + len("systemctl daemon-reload\n")]
+    tail = mime.split('export PATH="$workdir/venv/bin:$PATH"\n')[1].split("# Installed and verified")[0].strip()
+    assert ubuntu.startswith(head.replace(gate, "").replace("nodeadm-run.service starts", "/etc/eks/bootstrap.sh starts"))
+    assert tail in ubuntu and "node-verified" not in ubuntu
 
 
 def bootstrap_call(script: str) -> list[str]:
@@ -168,6 +170,7 @@ def test_ansible_vars_follow_the_spec():
         "nvidia_driver_gpu_architecture": "Hopper",
         "nvidia_container_toolkit_version": "1.19.1",
         "nvidia_fabric_manager_enabled": True,
+        "nvidia_fabric_manager_nvlsm": False,
         "gpu_verify_expected_gpu_count": 8,
         "gpu_verify_expected_gpu_model": "H100",
     }

@@ -177,3 +177,14 @@ def test_placements_carry_each_pool_tolerations_and_the_tenant_priority_class():
         assert list(placement.tolerations) == plan.pool(placement.pool).tolerations
         assert placement.node_selector == {"gpufleet.io/pool": placement.pool}
         assert placement.priority_class == tenant.priority_class == "gpufleet-critical"
+
+
+def test_nvlink5_pools_run_nvlsm_with_the_fabric_manager():
+    """NVIDIA Fabric Manager user guide: B200/B300/B100 (NVLink5) systems need the NVLink Subnet Manager."""
+    config = stack_config("dev")
+    config["nodePools"].append({"name": "b200", "instanceTypes": ["p6-b200.48xlarge"], "workload": "training",
+                                "minSize": 0, "maxSize": 1})
+    plan = plan_of(config)
+    b200 = plan.pool("b200").ansible_vars
+    assert b200["nvidia_fabric_manager_enabled"] is True and b200["nvidia_fabric_manager_nvlsm"] is True
+    assert plan.pools[0].ansible_vars["nvidia_fabric_manager_nvlsm"] is False

@@ -85,3 +85,16 @@ def test_gpu_verify_rejects_a_node_whose_containerd_does_not_use_the_runtime(tmp
     assert task == "Check that containerd runs containers through the NVIDIA runtime."
     assert "must make nvidia the default runtime, running /usr/bin/nvidia-container-runtime" in msg
     assert f"(present: {binary_present})" in msg
+
+
+def test_gpu_verify_waits_for_no_gpu_outside_the_nvlink_fabric(tmp_path):
+    """On NVSwitch systems every GPU must report fabric state Completed, status Success (NVIDIA Fabric
+    Manager user guide: `nvidia-smi -q` Fabric section; In Progress / N/A while registering)."""
+    hosts = _hosts({"p5-ok": ("p5.48xlarge-h100.csv", 8, "H100"), "p5-pending": ("p5.48xlarge-h100.csv", 8, "H100")})
+    hosts["p5-ok"]["gpu_verify_fabric_command"] = smi("p5.48xlarge-fabric-completed.csv")
+    hosts["p5-pending"]["gpu_verify_fabric_command"] = smi("p5.48xlarge-fabric-in-progress.csv")
+    run = run_site(tmp_path / "w", hosts, tags="gpu_verify", extravars={**COMMON, "nvidia_fabric_manager_enabled": True})
+    assert run.count("failures", "p5-ok") == 0
+    [(task, msg)] = run.failures("p5-pending")
+    assert task == "Check that every GPU joined the NVLink fabric."
+    assert "In Progress, N/A" in msg

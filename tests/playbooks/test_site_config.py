@@ -33,6 +33,7 @@ def _node(node_vars, root, check=True, **overrides):
         **node_vars,
         "gpufleet_root": str(root),
         "gpu_verify_nvidia_smi_command": smi("p5.48xlarge-h100.csv"),
+        "gpu_verify_fabric_command": smi("p5.48xlarge-fabric-completed.csv"),
         **RUNTIME_IN_USE,
         **overrides,
     }
@@ -61,9 +62,13 @@ def test_check_mode_runs_every_role_for_each_supported_os(tmp_path, node_vars, o
     assert msg["repository"].endswith(expected_repo)
     if os_name.startswith("ubuntu"):
         assert "nvidia-driver-570-open=570.133.20-*" in msg["packages"]
+        assert msg["module_stream"] == ""
     else:
         assert "kmod-nvidia-open-dkms-570.133.20" in msg["packages"]
         assert "nvidia-driver-570.133.20" in msg["packages"]
+        # NVIDIA driver installation guide, Amazon Linux 2023: `dnf module enable nvidia-driver:<branch>-open`
+        # before the packages (proprietary modules: <branch>-dkms).
+        assert msg["module_stream"] == "nvidia-driver:570-open"
     # Every role ran, fabric manager included (NVSwitch pool), verify last.
     roles = [ev["event_data"].get("role") for ev in run.events if ev["event"] == "playbook_on_task_start"]
     assert [r for i, r in enumerate(roles) if r and r not in roles[:i]] == [
@@ -188,6 +193,16 @@ def test_proprietary_modules_are_accepted_on_volta(tmp_path, node_vars):
     assert "nvidia-driver-570=570.133.20-*" in msg["packages"]
 
 
+def test_proprietary_modules_use_the_dkms_stream_on_amazon_linux(tmp_path, node_vars):
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "amazon-2023"}, check=True,
+                   extravars=_node(node_vars, tmp_path / "root", nvidia_driver_gpu_architecture="Volta",
+                                   nvidia_driver_open_kernel_modules=False))
+    assert run.rc == 0, run.stdout
+    msg = run.results("node", REPORT)[0]["msg"]
+    assert msg["module_stream"] == "nvidia-driver:570-dkms"
+    assert "kmod-nvidia-latest-dkms-570.133.20" in msg["packages"]
+
+
 def test_ami_mode_sets_device_selection_and_verifies(tmp_path, node_vars):
     # First on a node whose containerd still runs runc: the runtime check fails; then on a good one.
     run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "amazon-2023"}, check=True,
@@ -213,6 +228,41 @@ def test_fabric_manager_is_skipped_without_nvswitch(tmp_path, node_vars):
     assert run.rc == 0, run.stdout
     ran = {ev["event_data"].get("role") for ev in run.events if ev["event"] == "runner_on_ok"}
     assert "nvidia_fabric_manager" not in ran and "nvidia_driver" in ran
+
+
+FABRIC_REPORT = "Report the Fabric Manager packages chosen for this host."
+
+
+@pytest.mark.parametrize("os_name, driver, packages", [
+    ("ubuntu-22.04", "570.133.20", ["nvidia-fabricmanager-570=570.133.20-*", "libnvidia-nscq-570=570.133.20-*"]),
+    ("ubuntu-24.04", "580.95.05", ["nvidia-fabricmanager=580.95.05-*", "libnvidia-nscq=580.95.05-*"]),
+    ("amazon-2023", "570.133.20", ["nvidia-fabric-manager-570.133.20", "libnvidia-nscq-570-570.133.20"]),
+    ("amazon-2023", "580.95.05", ["nvidia-fabricmanager-580.95.05", "libnvidia-nscq-580.95.05"]),
+])
+def test_fabric_manager_packages_are_named_by_branch(tmp_path, node_vars, os_name, driver, packages):
+    """From branch 580 on NVIDIA's CUDA repositories drop the branch from the package names, and the rpm
+    loses the dash in fabric-manager (NVIDIA/gpu-driver-container, the ubuntu and rhel driver scripts;
+    awslabs/amazon-eks-ami templates/al2023/provisioners/install-nvidia-driver.sh: "versions before 580
+    used to have a dash between fabric and manager")."""
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": os_name}, check=True, tags="nvidia_fabric_manager",
+                   extravars=_node(node_vars, tmp_path / "root", nvidia_driver_version=driver))
+    assert run.rc == 0, run.stdout
+    msg = run.results("node", FABRIC_REPORT)[0]["msg"]
+    assert msg["packages"] == packages and msg["nvlsm_packages"] == []
+
+
+@pytest.mark.parametrize("os_name, umad", [("ubuntu-24.04", "libibumad3"), ("amazon-2023", "libibumad")])
+def test_nvlink5_systems_get_nvlsm(tmp_path, node_vars, os_name, umad):
+    """HGX B200 (NVLink5) needs the NVLink Subnet Manager, started by the fabric manager's service, with
+    infiniband-diags and libibumad, and ib_umad loaded (NVIDIA Fabric Manager user guide, NVLink5 systems)."""
+    root = tmp_path / "root"
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": os_name}, tags="nvidia_fabric_manager",
+                   extravars=_node(node_vars, root, check=False, nvidia_fabric_manager_nvlsm=True,
+                                   nvidia_driver_version="580.95.05"))
+    assert run.rc == 0, run.stdout
+    msg = run.results("node", FABRIC_REPORT)[0]["msg"]
+    assert msg["nvlsm_packages"] == ["nvlsm", "infiniband-diags", umad]
+    assert (root / "etc/modules-load.d/ib-umad.conf").read_text().splitlines()[-1] == "ib_umad"
 
 
 def test_fabric_manager_must_match_the_driver(tmp_path, node_vars):
