@@ -52,6 +52,9 @@ PSA_WARN_LABEL = "pod-security.kubernetes.io/warn"
 # Priority classes by tenant priority; tenants' namespaces carry the class name as an annotation
 # (Kubernetes has no per-namespace default, so admission or the team applies it).
 PRIORITY_CLASSES = {"critical": "gpufleet-critical", "standard": "gpufleet-standard", "batch": "gpufleet-batch"}
+PRIORITY_ORDER = ("batch", "standard", "critical")  # lowest first: a tenant may use its own and those below
+# The ResourceQuota that admits no pod of a priority class above the tenant's.
+PRIORITY_QUOTA = "gpufleet-priority-classes"
 PRIORITY_CLASS_ANNOTATION = f"{PREFIX}/priority-class"
 
 # The ResourceQuota each tenant namespace gets.

@@ -29,6 +29,7 @@ from .names import (
     MIG_RESOURCE_PREFIX,
     POOL_LABEL,
     PRIORITY_CLASSES,
+    PRIORITY_ORDER,
     SHARING_LABEL,
     SPOT,
     SPOT_TAINT_KEY,
@@ -218,6 +219,8 @@ class TenantPlan:
     """One per pool, in the tenant's order."""
     quota: Mapping[str, str]
     """The ResourceQuota's hard limits: every GPU resource of its pools, CPU and memory where given."""
+    forbidden_priority_classes: tuple[str, ...] = ()
+    """The fleet's priority classes above the tenant's priority: its namespace admits no pod of them."""
 
 
 @dataclass(frozen=True)
@@ -417,6 +420,9 @@ def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
             for name in tenant.pools
         ),
         quota=MappingProxyType(_quota(tenant, pools)),
+        forbidden_priority_classes=tuple(
+            PRIORITY_CLASSES[p] for p in PRIORITY_ORDER[PRIORITY_ORDER.index(tenant.priority) + 1 :]
+        ),
     )
 
 

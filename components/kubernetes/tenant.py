@@ -28,6 +28,7 @@ from core.names import (
     POOLS_ANNOTATION,
     PRIORITY_ANNOTATION,
     PRIORITY_CLASS_ANNOTATION,
+    PRIORITY_QUOTA,
     PSA_AUDIT_LABEL,
     PSA_ENFORCE_LABEL,
     PSA_WARN_LABEL,
@@ -61,6 +62,21 @@ def namespace_annotations(tenant: TenantPlan) -> dict[str, str]:
         PRIORITY_ANNOTATION: tenant.priority,
         PRIORITY_CLASS_ANNOTATION: tenant.priority_class,
         ISOLATION_ANNOTATION: tenant.isolation,
+    }
+
+
+def priority_class_quota(tenant: TenantPlan) -> dict:
+    """No pod of a priority class above the tenant's: a quota of zero pods scoped to those classes
+    (Kubernetes docs, Resource Quotas, "Limit Priority Class consumption by default", done per
+    namespace since EKS offers no admission configuration). Without it any tenant could run
+    gpufleet-critical pods and preempt another tenant's serving pods."""
+    return {
+        "hard": {"pods": "0"},
+        "scopeSelector": {
+            "matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "In", "values": list(tenant.forbidden_priority_classes)}
+            ]
+        },
     }
 
 
@@ -150,6 +166,13 @@ class Tenant(pulumi.ComponentResource):
         k8s.core.v1.ResourceQuota(
             f"{tenant.name}-gpu-quota", metadata=meta(TENANT_QUOTA), spec={"hard": dict(tenant.quota)}, opts=child
         )
+        if tenant.forbidden_priority_classes:
+            k8s.core.v1.ResourceQuota(
+                f"{tenant.name}-priority-classes",
+                metadata=meta(PRIORITY_QUOTA),
+                spec=priority_class_quota(tenant),
+                opts=child,
+            )
         k8s.core.v1.LimitRange(
             f"{tenant.name}-limits", metadata=meta("gpufleet-limits"), spec={"limits": limit_range_limits()}, opts=child
         )

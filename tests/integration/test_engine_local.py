@@ -23,7 +23,9 @@ from core.names import (
     DEVICE_PLUGIN_APP,
     POOL_INVENTORY_CONFIGMAP,
     POOL_INVENTORY_KEY,
+    PRIORITY_QUOTA,
     SYSTEM_NAMESPACE,
+    TENANT_QUOTA,
 )
 
 pytestmark = pytest.mark.integration
@@ -51,10 +53,10 @@ def test_up_deploys_the_kubernetes_layer(local_engine):
             assert labels.get(key) == value, (tenant.name, key, labels)
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
-        quotas = api.get(f"/api/v1/namespaces/{tenant.name}/resourcequotas")["items"]
-        assert len(quotas) == 1, quotas
-        assert quotas[0]["spec"]["hard"] == dict(tenant.quota)
-        assert quotas[0]["spec"]["hard"]["requests.nvidia.com/gpu"] == str(tenant.gpu_quota)
+        quotas = {q["metadata"]["name"]: q for q in api.get(f"/api/v1/namespaces/{tenant.name}/resourcequotas")["items"]}
+        assert set(quotas) == {TENANT_QUOTA, *([PRIORITY_QUOTA] if tenant.forbidden_priority_classes else [])}, quotas
+        assert quotas[TENANT_QUOTA]["spec"]["hard"] == dict(tenant.quota)
+        assert quotas[TENANT_QUOTA]["spec"]["hard"]["requests.nvidia.com/gpu"] == str(tenant.gpu_quota)
 
         bindings = api.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{tenant.name}/rolebindings")["items"]
         deployed = {

@@ -176,3 +176,17 @@ def test_tenant_roles_can_read_protected_resources_and_admin_manages_rolebinding
     assert not can(tenant_edit_rules(), "rolebindings", "create")
     assert can(tenant_edit_rules(), "pods", "create")
     assert set(role_rules()) == {fl.TENANT_ADMIN_ROLE, fl.TENANT_EDIT_ROLE}
+
+
+def test_tenants_may_use_priority_classes_up_to_their_own():
+    """Kubernetes docs, Resource Quotas, "Limit Priority Class consumption by default": a quota scoped to
+    PriorityClass with pods 0 admits no pod of those classes in the namespace."""
+    from components.kubernetes.tenant import priority_class_quota
+
+    plan = plan_of(stack_config("prod"))
+    by_priority = {t.priority: t for t in plan.tenants}
+    assert by_priority["critical"].forbidden_priority_classes == ()
+    assert by_priority["batch"].forbidden_priority_classes == ("gpufleet-standard", "gpufleet-critical")
+    spec = priority_class_quota(by_priority["batch"])
+    assert spec == {"hard": {"pods": "0"}, "scopeSelector": {"matchExpressions": [
+        {"scopeName": "PriorityClass", "operator": "In", "values": ["gpufleet-standard", "gpufleet-critical"]}]}}
