@@ -97,7 +97,7 @@ class GpuPlatform(pulumi.ComponentResource):
         def on_k8s(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
 
-        self.system = SystemNamespace("gpu-system", SystemNamespaceArgs(pools=plan.pools), opts=on_k8s())
+        self.system = SystemNamespace("gpu-system", SystemNamespaceArgs(pools=plan.pools, network_policy_enforced=bool(plan.cluster.network_policy_enforced)), opts=on_k8s())
         self.scheduling = Scheduling("scheduling", SchedulingArgs(), opts=on_k8s())
         daemons = GpuDaemons(plan.gpu_tolerations, plan.cluster.await_workloads, self.system.namespace)
         self.device_plugin = DevicePlugin(

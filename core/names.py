@@ -52,6 +52,11 @@ PSA_WARN_LABEL = "pod-security.kubernetes.io/warn"
 # Priority classes by tenant priority; tenants' namespaces carry the class name as an annotation
 # (Kubernetes has no per-namespace default, so admission or the team applies it).
 PRIORITY_CLASSES = {"critical": "gpufleet-critical", "standard": "gpufleet-standard", "batch": "gpufleet-batch"}
+# On gpu-system of an existing cluster: the stack declares that the cluster's CNI enforces NetworkPolicies.
+NETWORK_POLICY_ENFORCED_ANNOTATION = f"{PREFIX}/network-policy-enforced"
+# The EKS add-on whose configuration turns NetworkPolicy enforcement on (enableNetworkPolicy).
+VPC_CNI_ADDON = "vpc-cni"
+VPC_CNI_NETWORK_POLICY = "enableNetworkPolicy"
 PRIORITY_ORDER = ("batch", "standard", "critical")  # lowest first: a tenant may use its own and those below
 # The ResourceQuota that admits no pod of a priority class above the tenant's.
 PRIORITY_QUOTA = "gpufleet-priority-classes"

@@ -263,6 +263,13 @@ class ClusterSpec(SpecModel):
         None, description="Path or contents of the kubeconfig. Only valid when mode is existing."
     )
     context: Optional[str] = Field(None, description="kubeconfig context. Only valid when mode is existing.")
+    network_policy_enforced: Optional[bool] = Field(
+        None,
+        description="Only valid when mode is existing: true declares that the cluster's CNI enforces NetworkPolicies "
+        "(Calico, Cilium, the VPC CNI with network policy on). Tenant isolation relies on them, so the mandatory "
+        "policy network-policy-enforced fails a stack with tenants until this is true. On eks the program turns "
+        "the VPC CNI's enforcement on itself.",
+    )
     await_workloads: bool = Field(
         True,
         description="Wait for the fleet's DaemonSets (device plugin, GPU Feature Discovery, dcgm-exporter) to "
@@ -275,8 +282,8 @@ class ClusterSpec(SpecModel):
         if self.mode == "eks":
             if self.vpc is None:
                 raise ValueError("mode eks needs 'vpc' ({cidr, availabilityZones} or {vpcId, subnetIds})")
-            if self.kubeconfig is not None or self.context is not None:
-                raise ValueError("'kubeconfig' and 'context' are only valid when mode is existing")
+            if self.kubeconfig is not None or self.context is not None or self.network_policy_enforced is not None:
+                raise ValueError("'kubeconfig', 'context' and 'networkPolicyEnforced' are only valid when mode is existing")
         elif self.vpc is not None:
             raise ValueError("'vpc' is only valid when mode is eks")
         return self

@@ -10,6 +10,7 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 EC2_INSTANCE = "aws:ec2/instance:Instance"
 EBS_VOLUME = "aws:ebs/volume:Volume"
 ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+EKS_ADDON = "aws:eks/addon:Addon"
 
 # Kubernetes
 NAMESPACE = "kubernetes:core/v1:Namespace"

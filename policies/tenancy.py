@@ -12,7 +12,7 @@ from core.capacity import PoolGpus, QuotaCapacityGroup, TenantQuota, capacity_gr
 from . import resource_types
 from .builders import resource_policy, schema, stack_policy
 from .observed_fleet import Fleet, Pool, device_plugin_configs, pools_of_resource, quota_of, tenant_from_namespace
-from .props import get, items, labels, mapping
+from .props import annotations, get, items, labels, mapping, parse_document, pending
 
 # --- tenant-has-gpu-quota ---------------------------------------------------------------
 
@@ -107,6 +107,52 @@ tenant_quota_within_capacity = stack_policy(
             }
         }
     ),
+)
+
+
+# --- network-policy-enforced -------------------------------------------------------------
+
+
+def _vpc_cni_enforces(props: Any) -> Optional[bool]:
+    """Whether the VPC CNI add-on's configuration turns NetworkPolicy enforcement on; None when unknown."""
+    config = parse_document(get(props, "configurationValues"))
+    if config is None:
+        return None if pending(props, "configurationValues") else False
+    return isinstance(config, Mapping) and str(config.get(names.VPC_CNI_NETWORK_POLICY, "")).lower() == "true"
+
+
+def _check_enforced(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
+    if not fleet.tenants:
+        return
+    cni = [a for a in fleet.of_type(resource_types.EKS_ADDON) if get(a.props, "addonName") == names.VPC_CNI_ADDON]
+    if cni:
+        for addon in cni:
+            if _vpc_cni_enforces(addon.props) is False:
+                yield addon.urn, (
+                    f"the {names.VPC_CNI_ADDON} add-on does not enforce NetworkPolicies, on which tenant isolation "
+                    f"relies: set its configuration {{\"{names.VPC_CNI_NETWORK_POLICY}\": \"true\"}}"
+                )
+        return
+    declared = any(
+        annotations(ns.props).get(names.NETWORK_POLICY_ENFORCED_ANNOTATION) == "true"
+        for ns in fleet.of_type(resource_types.NAMESPACE)
+        if get(ns.props, "metadata", "name") == names.SYSTEM_NAMESPACE
+    )
+    if not declared:
+        yield None, (
+            "tenants rely on NetworkPolicies, but nothing says this cluster's CNI enforces them: once it does "
+            "(Calico, Cilium, the VPC CNI with network policy on), set cluster.networkPolicyEnforced: true"
+        )
+
+
+network_policy_enforced = stack_policy(
+    name="network-policy-enforced",
+    description="A stack with tenants runs on a cluster whose CNI enforces NetworkPolicies (the VPC CNI add-on's "
+    "enableNetworkPolicy, or an existing cluster's declaration).",
+    check=_check_enforced,
+    severity=Severity.HIGH,
+    remediation_steps="On EKS keep the vpc-cni add-on's enableNetworkPolicy \"true\" (the program sets it). On an existing "
+    "cluster, run a CNI that enforces NetworkPolicies and set cluster.networkPolicyEnforced: true.",
 )
 
 
@@ -273,6 +319,7 @@ POLICIES = [
     tenant_quota_within_capacity,
     tenant_rbac_scoped,
     tenant_network_isolated,
+    network_policy_enforced,
     tenant_pod_security,
     no_mps_sharing,
 ]

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from core.names import node_pool_name
+from core.names import VPC_CNI_ADDON, VPC_CNI_NETWORK_POLICY, node_pool_name
 from core.plan import SystemPoolPlan
 from core.spec import ClusterSpec, ExistingVpc
 
@@ -26,15 +26,15 @@ from .network import Network, NetworkArgs
 from .system_pool import SystemNodePool, SystemPoolArgs
 
 NODE_MONITORING_AGENT = "eks-node-monitoring-agent"
-EKS_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", NODE_MONITORING_AGENT]
+EKS_ADDONS = [VPC_CNI_ADDON, "coredns", "kube-proxy", "eks-pod-identity-agent", NODE_MONITORING_AGENT]
 
 
 def addon_configuration(addon: str, gpu_tolerations: tuple[dict, ...]) -> Optional[dict]:
     """The configuration values an add-on needs in a GPU fleet, or None for its defaults."""
-    if addon == "vpc-cni":
+    if addon == VPC_CNI_ADDON:
         # The VPC CNI enforces NetworkPolicies (the tenants' isolation) only when asked to (EKS user guide,
         # "Restrict pod traffic with Kubernetes policies": enableNetworkPolicy).
-        return {"enableNetworkPolicy": "true"}
+        return {VPC_CNI_NETWORK_POLICY: "true"}
     if addon == NODE_MONITORING_AGENT:
         # Its DCGM DaemonSet reads the GPUs' health for node auto repair, and tolerates nothing by default
         # (aws/eks-node-monitoring-agent charts/eks-node-monitoring-agent/values.yaml, dcgmAgent.tolerations:

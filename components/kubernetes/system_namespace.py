@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from core.names import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
+    NETWORK_POLICY_ENFORCED_ANNOTATION,
     POOL_INVENTORY_CONFIGMAP,
     POOL_INVENTORY_KEY,
     PSA_AUDIT_LABEL,
@@ -42,10 +43,17 @@ def pool_inventory_data(pools: tuple[PoolPlan, ...]) -> dict[str, str]:
     return {POOL_INVENTORY_KEY: json.dumps([p.inventory_entry() for p in pools])}
 
 
+def system_namespace_annotations(network_policy_enforced: bool) -> dict[str, str]:
+    """What the policy pack reads off gpu-system besides the inventory: the stack's CNI declaration."""
+    return {NETWORK_POLICY_ENFORCED_ANNOTATION: "true"} if network_policy_enforced else {}
+
+
 @dataclass(frozen=True)
 class SystemNamespaceArgs:
     pools: tuple[PoolPlan, ...]
     """Every pool, published as the pool inventory."""
+    network_policy_enforced: bool = False
+    """The stack declares that an existing cluster's CNI enforces NetworkPolicies (cluster.networkPolicyEnforced)."""
 
 
 class SystemNamespace(pulumi.ComponentResource):
@@ -57,7 +65,13 @@ class SystemNamespace(pulumi.ComponentResource):
         super().__init__("gpufleet:system:SystemNamespace", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ns = k8s.core.v1.Namespace(
-            SYSTEM_NAMESPACE, metadata=object_meta(SYSTEM_NAMESPACE, labels=system_namespace_labels()), opts=child
+            SYSTEM_NAMESPACE,
+            metadata=object_meta(
+                SYSTEM_NAMESPACE,
+                labels=system_namespace_labels(),
+                annotations=system_namespace_annotations(args.network_policy_enforced) or None,
+            ),
+            opts=child,
         )
         self.namespace = ns.metadata.name
         k8s.core.v1.ConfigMap(

@@ -153,7 +153,7 @@ def test_value_types_quote_the_bad_input(where, value, expected):
 def test_cluster_mode_fields():
     config = stack_config("prod")
     config["cluster"]["kubeconfig"] = "~/.kube/config"
-    assert problems(config) == ["cluster: 'kubeconfig' and 'context' are only valid when mode is existing"]
+    assert problems(config) == ["cluster: 'kubeconfig', 'context' and 'networkPolicyEnforced' are only valid when mode is existing"]
     config = stack_config("local")
     config["cluster"]["vpc"] = {"cidr": "10.0.0.0/16", "availabilityZones": ["a", "b"]}
     assert problems(config) == ["cluster: 'vpc' is only valid when mode is eks"]
@@ -272,3 +272,13 @@ def test_an_existing_cluster_gets_no_system_pool():
     assert problems(config) == [
         "systemPool.enabled: an existing cluster brings its own nodes for cluster services: gpu-fleet creates no "
         "node group there (leave it unset or false)"]
+
+
+def test_network_policy_enforcement_is_declared_only_for_existing_clusters():
+    config = stack_config("dev")
+    config["cluster"]["networkPolicyEnforced"] = True
+    assert problems(config) == [
+        "cluster: 'kubeconfig', 'context' and 'networkPolicyEnforced' are only valid when mode is existing"]
+    local = stack_config("local")
+    local["cluster"]["networkPolicyEnforced"] = True
+    assert parse_spec(local).cluster.network_policy_enforced is True

@@ -36,6 +36,7 @@ ADDITIONS = {
     "images-from-allowed-registries": "mandatory",
     "node-user-data-matches-pool": "mandatory",
     "container-toolkit-patched": "mandatory",
+    "network-policy-enforced": "mandatory",
 }
 
 

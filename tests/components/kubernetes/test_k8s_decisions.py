@@ -190,3 +190,10 @@ def test_tenants_may_use_priority_classes_up_to_their_own():
     spec = priority_class_quota(by_priority["batch"])
     assert spec == {"hard": {"pods": "0"}, "scopeSelector": {"matchExpressions": [
         {"scopeName": "PriorityClass", "operator": "In", "values": ["gpufleet-standard", "gpufleet-critical"]}]}}
+
+
+def test_an_existing_clusters_cni_declaration_reaches_gpu_system():
+    from components.kubernetes.system_namespace import system_namespace_annotations
+
+    assert system_namespace_annotations(True) == {"gpufleet.io/network-policy-enforced": "true"}
+    assert system_namespace_annotations(False) == {}
