@@ -5,9 +5,11 @@ Pure functions, no Pulumi. `gpufleet plan` reports `quota_capacity_groups(plan)`
 or the pool inventory, tenant namespaces and quotas) and calls `capacity_groups` too, so the
 groups the plan flags are the groups the policy reports.
 
-GPUs are physical GPUs at a pool's max size: max nodes x the GPUs every node of the pool has
-(the smallest of its instance types). Time-slicing and MIG advertise more `nvidia.com/gpu`
-units than that; `shared_gpus` says where, so a caller may allow a higher ratio there.
+GPUs are the devices a pod gets to itself at a pool's max size: max nodes x the GPUs every node
+of the pool has (the smallest of its instance types), and on a MIG pool x the MIG instances each
+GPU is partitioned into (what the device plugin advertises: core.plan.devices_per_gpu).
+Time-slicing advertises more units than that, all sharing one GPU; `shared_gpus` says where,
+so a caller may allow a higher ratio there.
 
 A *group* is a set of pools some tenant may use. The tenants of a group are those whose pools
 all lie in it: their quotas can only be met from the group's GPUs, so
@@ -22,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from .plan import FleetPlan
+from .plan import TIME_SLICING, FleetPlan
 
 DEFAULT_MAX_RATIO = 1.0
 
@@ -50,7 +52,7 @@ class QuotaCapacityGroup:
     gpus_at_max: int
     gpus_by_model: dict[str, int]
     shared_gpus: bool
-    """Some pool of the group time-slices or MIG-partitions its GPUs (more units than GPUs)."""
+    """Some pool of the group time-slices its GPUs (more units than devices)."""
     ratio: Optional[float]
     """quota / gpus_at_max; None when the group has no GPUs."""
     oversubscribed: bool
@@ -65,10 +67,10 @@ class PoolGpus:
 
     name: str
     gpus_at_max: Optional[int]
-    """Physical GPUs at max size; None when not known."""
+    """Devices at max size (GPUs, MIG instances on a MIG pool); None when not known."""
     model: Optional[str]
     shared: bool
-    """Time-slicing or MIG."""
+    """Time-slicing: more units than devices."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,10 @@ def capacity_groups(
 
 def quota_capacity_groups(plan: FleetPlan, max_ratio: float = DEFAULT_MAX_RATIO) -> list[QuotaCapacityGroup]:
     """The groups of the plan's pools and tenants (`capacity_groups`), pools in spec order."""
-    pools = [PoolGpus(name=p.name, gpus_at_max=p.gpus(p.max_size), model=p.gpu, shared=p.shared) for p in plan.pools]
+    pools = [
+        PoolGpus(name=p.name, gpus_at_max=p.devices(p.max_size), model=p.gpu, shared=p.sharing.mode == TIME_SLICING)
+        for p in plan.pools
+    ]
     tenants = [TenantQuota(t.name, t.gpu_quota, t.pools) for t in plan.tenants]
     return capacity_groups(pools, tenants, max_ratio)
 

@@ -42,7 +42,8 @@ class Architecture:
 @dataclass(frozen=True)
 class Mig:
     driver_floor: Version
-    profiles_by_memory_gib: Mapping[int, tuple[str, ...]]
+    profiles_by_memory_gib: Mapping[int, Mapping[str, int]]
+    """Memory size of the part -> profile -> how many GPU instances of it one GPU holds."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,13 @@ class InstanceType:
     def mig_profiles(self) -> tuple[str, ...]:
         if self.gpu.mig is None:
             return ()
-        return self.gpu.mig.profiles_by_memory_gib.get(self.gpu_memory_gib, ())
+        return tuple(self.gpu.mig.profiles_by_memory_gib.get(self.gpu_memory_gib, {}))
+
+    def mig_instances(self, profile: str) -> int:
+        """GPU instances of `profile` one GPU holds (0: not a profile of this part)."""
+        if self.gpu.mig is None:
+            return 0
+        return self.gpu.mig.profiles_by_memory_gib.get(self.gpu_memory_gib, {}).get(profile, 0)
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,7 @@ def parse_facts(raw: Mapping) -> Facts:
             if mig is None
             else Mig(
                 driver_floor=NvidiaVersion(mig["driver_floor"]),
-                profiles_by_memory_gib={int(mem): tuple(p) for mem, p in mig["profiles"].items()},
+                profiles_by_memory_gib={int(mem): dict(p) for mem, p in mig["profiles"].items()},
             ),
         )
     on_demand = raw["prices"]["on_demand"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from .access import PrincipalAccess, eks_access_plan
 from .facts import InstanceType
@@ -89,7 +89,23 @@ def gpus_per_node(catalog: list[InstanceType]) -> int:
 
 
 # Sharing modes in which a pool advertises more units than it has GPUs.
-SHARED_MODES = frozenset({"time-slicing", "mig"})
+TIME_SLICING = "time-slicing"
+SHARED_MODES = frozenset({TIME_SLICING, "mig"})
+
+
+def mig_devices_per_gpu(catalog: Sequence[InstanceType], mode: Optional[str], profile: Optional[str]) -> tuple[str, ...]:
+    """The GPU instances each GPU of a MIG pool is partitioned into: as many of the pool's profile as
+    the GPU of every instance type holds (the device plugin then advertises one unit per instance,
+    under single and mixed alike); () when the pool does not use MIG or the profile is unknown."""
+    if mode != "mig" or not catalog or profile is None:
+        return ()
+    return (profile,) * min(t.mig_instances(profile) for t in catalog)
+
+
+def devices_per_gpu(catalog: Sequence[InstanceType], mode: Optional[str], profile: Optional[str]) -> int:
+    """Devices a pod gets to itself per GPU: its MIG instances on a MIG pool, else the GPU. Time-slicing
+    replicas are not counted: they share one GPU's memory and compute."""
+    return len(mig_devices_per_gpu(catalog, mode, profile)) or 1
 
 
 def gpu_resource(sharing: SharingSpec) -> str:
@@ -125,8 +141,11 @@ class PoolPlan:
     gpu_resource: str
     """The extended resource a pod requests on the pool."""
     gpu_units_per_node: int
-    """Units of gpu_resource a node advertises under the sharing mode: GPUs, or GPUs x replicas when
-    time-sliced. MIG pools still count whole GPUs here: their slices per GPU are not planned yet."""
+    """Units of gpu_resource a node advertises under the sharing mode: GPUs; GPUs x replicas when
+    time-sliced; GPUs x MIG instances per GPU on a MIG pool (nvidia.com/gpu under single,
+    nvidia.com/mig-<profile> under mixed)."""
+    mig_devices: tuple[str, ...]
+    """The GPU instances (profile names) each GPU is partitioned into at boot; () without MIG."""
     device_plugin_config: str
     """The device plugin config a node of the pool selects (its nvidia.com/device-plugin.config label)."""
     dedicated_tenant: Optional[str]
@@ -163,6 +182,10 @@ class PoolPlan:
 
     def gpus(self, nodes: int) -> int:
         return nodes * self.gpus_per_node
+
+    def devices(self, nodes: int) -> int:
+        """Devices pods get to themselves on `nodes` nodes: GPUs, or MIG instances on a MIG pool."""
+        return nodes * self.gpus_per_node * (len(self.mig_devices) or 1)
 
     def inventory_entry(self) -> dict[str, Any]:
         """The pool as the gpu-system/gpufleet-node-pools ConfigMap publishes it."""
@@ -295,8 +318,10 @@ def _ami_type(install: str, custom_ami: bool) -> Optional[str]:
     return "AL2023_x86_64_NVIDIA" if install == "ami" else "AL2023_x86_64_STANDARD"
 
 
-def _units_per_node(sharing: SharingSpec, gpus: int) -> int:
-    return gpus * sharing.replicas if sharing.mode == "time-slicing" else gpus
+def _units_per_node(sharing: SharingSpec, gpus: int, mig_devices: tuple[str, ...]) -> int:
+    if sharing.mode == "time-slicing":
+        return gpus * sharing.replicas
+    return gpus * (len(mig_devices) or 1)
 
 
 def _labels(pool: NodePoolSpec, gpu: str, driver: str, owner: Optional[str]) -> dict[str, str]:
@@ -336,6 +361,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
     open_modules = spec.drivers.open_kernel_modules and itype.gpu.architecture.open_kernel_modules
     fabric_manager = any(t.nvswitch for t in catalog)
     custom_ami = pool.os in UBUNTU_OS
+    mig_devices = mig_devices_per_gpu(catalog, pool.sharing.mode, pool.sharing.mig_profile)
     return PoolPlan(
         name=pool.name,
         instance_types=tuple(pool.instance_types),
@@ -352,7 +378,8 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
         open_kernel_modules=open_modules,
         sharing=pool.sharing,
         gpu_resource=gpu_resource(pool.sharing),
-        gpu_units_per_node=_units_per_node(pool.sharing, per_node),
+        gpu_units_per_node=_units_per_node(pool.sharing, per_node, mig_devices),
+        mig_devices=mig_devices,
         device_plugin_config=pool.name,
         dedicated_tenant=owner_name,
         labels=MappingProxyType(_labels(pool, itype.gpu.model, driver, owner_name)),
@@ -374,6 +401,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
                 "nvidia_container_toolkit_version": spec.drivers.container_toolkit,
                 "nvidia_fabric_manager_enabled": fabric_manager,
                 "nvidia_fabric_manager_nvlsm": any(t.nvlsm for t in catalog),
+                "nvidia_mig_devices": list(mig_devices),
                 "gpu_verify_expected_gpu_count": per_node,
                 "gpu_verify_expected_gpu_model": itype.gpu.model,
             }

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional
 
 from core import names
 from core.facts import Gpu, InstanceType, load_facts
-from core.plan import SHARED_MODES, Taint, gpus_per_node
+from core.plan import SHARED_MODES, Taint, devices_per_gpu, gpus_per_node
 
 from . import resource_types
 from .props import annotations, as_int, get, items, labels, mapping, parse_document, split_list
@@ -60,6 +60,14 @@ class Pool:
     def gpus_per_node(self) -> Optional[int]:
         catalog = self.catalog
         return gpus_per_node(catalog) if catalog else None
+
+    @property
+    def devices_per_node(self) -> Optional[int]:
+        """Devices a pod gets to itself per node: GPUs, or MIG instances (as core.plan.PoolPlan.devices)."""
+        catalog = self.catalog
+        if not catalog:
+            return None
+        return gpus_per_node(catalog) * devices_per_gpu(catalog, self.sharing, self.mig_profile)
 
     @property
     def shared(self) -> bool:

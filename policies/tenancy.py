@@ -8,6 +8,7 @@ from pulumi_policy import EnforcementLevel, Severity
 
 from core import names
 from core.capacity import PoolGpus, QuotaCapacityGroup, TenantQuota, capacity_groups
+from core.plan import TIME_SLICING
 
 from . import resource_types
 from .builders import resource_policy, schema, stack_policy
@@ -39,14 +40,14 @@ tenant_has_gpu_quota = stack_policy(
 # --- tenant-quota-within-capacity -------------------------------------------------------
 
 def pool_gpus(pool: Pool) -> PoolGpus:
-    """The pool as capacity grouping sees it: physical GPUs at max size (None when not known)."""
-    per_node = pool.gpus_per_node
+    """The pool as capacity grouping sees it: devices at max size (None when not known)."""
+    per_node = pool.devices_per_node
     gpu = pool.gpu
     return PoolGpus(
         name=pool.name,
         gpus_at_max=pool.max_size * per_node if pool.max_size is not None and per_node is not None else None,
         model=gpu.model if gpu is not None else pool.gpu_model,
-        shared=pool.shared,
+        shared=pool.sharing == TIME_SLICING,
     )
 
 

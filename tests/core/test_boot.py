@@ -171,6 +171,7 @@ def test_ansible_vars_follow_the_spec():
         "nvidia_container_toolkit_version": "1.19.1",
         "nvidia_fabric_manager_enabled": True,
         "nvidia_fabric_manager_nvlsm": False,
+        "nvidia_mig_devices": [],
         "gpu_verify_expected_gpu_count": 8,
         "gpu_verify_expected_gpu_model": "H100",
     }

@@ -188,3 +188,26 @@ def test_nvlink5_pools_run_nvlsm_with_the_fabric_manager():
     b200 = plan.pool("b200").ansible_vars
     assert b200["nvidia_fabric_manager_enabled"] is True and b200["nvidia_fabric_manager_nvlsm"] is True
     assert plan.pools[0].ansible_vars["nvidia_fabric_manager_nvlsm"] is False
+
+
+@pytest.mark.parametrize("strategy, resource", [("single", "nvidia.com/gpu"), ("mixed", "nvidia.com/mig-3g.40gb")])
+def test_mig_pools_plan_the_devices_the_device_plugin_advertises(strategy, resource):
+    """NVIDIA/k8s-device-plugin v0.20.0 internal/rm/rm.go: under single every MIG device is an
+    nvidia.com/gpu, under mixed an nvidia.com/mig-<profile>; one per GPU instance. An H100 80GB holds
+    two 3g.40gb instances (NVIDIA MIG user guide, supported profiles)."""
+    config = stack_config("dev")
+    config["nodePools"].append({"name": "h100-mig", "instanceTypes": ["p5.48xlarge"], "workload": "inference",
+                                "minSize": 0, "maxSize": 2, "driverVersion": "570.133.20",
+                                "sharing": {"mode": "mig", "migStrategy": strategy, "migProfile": "3g.40gb"}})
+    config["tenants"].append({"name": "slices", "gpuQuota": 32, "pools": ["h100-mig"]})
+    plan = plan_of(config)
+    pool = plan.pool("h100-mig")
+    assert pool.mig_devices == ("3g.40gb", "3g.40gb")
+    assert pool.gpu_resource == resource and pool.gpu_units_per_node == 16
+    assert pool.devices(pool.max_size) == 32 and pool.ansible_vars["nvidia_mig_devices"] == ["3g.40gb", "3g.40gb"]
+    assert plan.tenant("slices").quota[f"requests.{resource}"] == "32"
+    # 32 slices on two nodes of 8 GPUs x 2 instances: exactly the capacity, not oversubscribed 4x.
+    from core.capacity import quota_capacity_groups
+
+    [group] = [g for g in quota_capacity_groups(plan) if g.pools == ("h100-mig",)]
+    assert group.gpus_at_max == 32 and group.ratio == 1.0 and not group.oversubscribed
