@@ -45,6 +45,8 @@ class PoolCost:
     """On-demand price, or the spot estimate for spot pools; None when unknown."""
     estimate: bool
     """True for spot pools: node_hourly is on-demand less an assumed discount, not a quoted price."""
+    devices_per_gpu: int = 1
+    """Units of quota one GPU provides: its MIG instances on a MIG pool, else 1."""
 
     @property
     def known(self) -> bool:
@@ -55,6 +57,11 @@ class PoolCost:
         if self.node_hourly is None or self.priced_type is None:
             return None
         return self.node_hourly / self.priced_type.gpus
+
+    @property
+    def unit_hourly(self) -> Optional[float]:
+        """Price of one unit of quota per hour: a GPU, or one MIG instance of it."""
+        return None if self.gpu_hourly is None else self.gpu_hourly / self.devices_per_gpu
 
     def hourly(self, size: str) -> Optional[float]:
         return None if self.node_hourly is None else self.node_hourly * self.nodes[size]
@@ -86,7 +93,8 @@ class TenantCost:
     pools: tuple[str, ...]
     gpu_hourly_min: Optional[float]
     gpu_hourly_max: Optional[float]
-    """Cheapest and dearest price per GPU-hour among the tenant's priced pools; None if none is priced."""
+    """Cheapest and dearest price per unit of quota and hour (a GPU, a MIG instance on a MIG pool) among
+    the tenant's priced pools; None if none is priced."""
     estimate: bool
     """True when a spot estimate sets either end of the range."""
     unpriced_pools: tuple[str, ...]
@@ -148,20 +156,21 @@ def pool_cost(pool: PoolPlan, discount: float) -> PoolCost:
         on_demand_node_hourly=on_demand,
         node_hourly=node_hourly,
         estimate=spot,
+        devices_per_gpu=len(pool.mig_devices) or 1,
     )
 
 
 def tenant_cost(tenant: TenantPlan, pools: dict[str, PoolCost]) -> TenantCost:
     mine = [pools[name] for name in tenant.pools if name in pools]
     priced = [p for p in mine if p.known]
-    cheapest = min(priced, key=lambda p: p.gpu_hourly, default=None)
-    dearest = max(priced, key=lambda p: p.gpu_hourly, default=None)
+    cheapest = min(priced, key=lambda p: p.unit_hourly, default=None)
+    dearest = max(priced, key=lambda p: p.unit_hourly, default=None)
     return TenantCost(
         tenant=tenant.name,
         gpu_quota=tenant.gpu_quota,
         pools=tenant.pools,
-        gpu_hourly_min=None if cheapest is None else cheapest.gpu_hourly,
-        gpu_hourly_max=None if dearest is None else dearest.gpu_hourly,
+        gpu_hourly_min=None if cheapest is None else cheapest.unit_hourly,
+        gpu_hourly_max=None if dearest is None else dearest.unit_hourly,
         estimate=any(p.estimate for p in (cheapest, dearest) if p is not None),
         unpriced_pools=tuple(p.pool for p in mine if not p.known),
     )
@@ -226,6 +235,8 @@ def cost_report(cost: FleetCost, stack_region: Optional[str] = None) -> dict:
                 "onDemandNodeHourly": _money(p.on_demand_node_hourly),
                 "nodeHourly": _money(p.node_hourly),
                 "gpuHourly": _money(p.gpu_hourly),
+                "devicesPerGpu": p.devices_per_gpu,
+                "unitHourly": _money(p.unit_hourly),
                 **{size: _sized(p.hourly(size), p.nodes[size]) for size in SIZES},
             }
             for p in cost.pools

@@ -218,6 +218,8 @@ class Placement:
     gpu_resource: str
     sharing: str
     priority_class: str
+    mig_device: Optional[str] = None
+    """On a MIG pool, what one unit of gpu_resource is: a GPU instance of this profile."""
 
     @property
     def node_selector(self) -> dict[str, str]:
@@ -444,6 +446,7 @@ def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
                 gpu_resource=pools[name].gpu_resource,
                 sharing=pools[name].sharing.mode,
                 priority_class=priority_class,
+                mig_device=pools[name].mig_devices[0] if pools[name].mig_devices else None,
             )
             for name in tenant.pools
         ),

@@ -327,7 +327,11 @@ class SharingSpec(SpecModel):
         None, description="Device plugin MIG strategy. Only valid when mode is mig (default single)."
     )
     mig_profile: Optional[str] = Field(
-        None, description="MIG profile such as 1g.10gb. Only valid, and required, when mode is mig."
+        None,
+        description="MIG profile such as 3g.40gb. Only valid, and required, when mode is mig. Every GPU is "
+        "partitioned at boot into as many instances of it as it holds (two 3g.40gb on an H100 80GB), and a node "
+        "advertises one unit per instance: nvidia.com/gpu under migStrategy single, nvidia.com/mig-<profile> under "
+        "mixed.",
     )
 
     @model_validator(mode="after")

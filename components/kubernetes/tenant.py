@@ -121,6 +121,7 @@ def placement(tenant: TenantPlan) -> dict[str, dict]:
             "tolerations": [dict(t) for t in p.tolerations],
             "gpuResource": p.gpu_resource,
             "sharing": p.sharing,
+            **({"migDevice": p.mig_device} if p.mig_device else {}),
             "priorityClassName": p.priority_class,
         }
         for p in tenant.placements

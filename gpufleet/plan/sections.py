@@ -135,7 +135,7 @@ def capacity_sections(plan: dict[str, Any]) -> list[Section]:
         limit = capacity["maxRatio"]
         over = [g for g in capacity["groups"] if g["oversubscribed"]]
         notes = [
-            "Tenants of a group: those whose pools all lie in it. ratio = their quota sum / GPUs at max size.",
+            "Tenants of a group: those whose pools all lie in it. ratio = their quota sum / GPUs at max size (on MIG pools: GPU instances, the units quotas count there).",
         ]
         if over:
             notes.append(f"OVERSUBSCRIBED: {len(over)} group(s) above ratio {limit:g}.")

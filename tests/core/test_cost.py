@@ -121,7 +121,8 @@ def test_tenant_quota_cost_ranges_over_its_pools_gpu_hour_prices():
     for name in ("inference-l4", "inference-h100"):
         pool = spec.pool(name)
         dearest = max(pool.instance_types, key=price)
-        rates.append(price(dearest) / FACTS.instance_types[dearest].gpus)
+        # per unit of quota: a GPU, or one MIG instance of it (inference-h100 is a MIG pool)
+        rates.append(price(dearest) / FACTS.instance_types[dearest].gpus / (len(pool.mig_devices) or 1))
     assert tenant.gpu_hourly_min == pytest.approx(min(rates))
     assert tenant.gpu_hourly_max == pytest.approx(max(rates))
     assert tenant.hourly("min") == pytest.approx(min(rates) * tenant.gpu_quota)
@@ -134,3 +135,17 @@ def test_report_names_price_source_and_date():
     assert report["priceSource"] == {"source": FACTS.prices.source.source, "date": FACTS.prices.source.read}
     assert report["currency"] == FACTS.prices.currency and report["hoursPerMonth"] == HOURS_PER_MONTH
     assert report["mixedTypePricing"] == "most-expensive"
+
+
+def test_a_mig_tenants_quota_is_priced_per_instance():
+    """On a MIG pool a unit of quota is one GPU instance (the device plugin's unit), not a GPU."""
+    config = stack_config("dev")
+    config["nodePools"].append({"name": "h100-mig", "instanceTypes": ["p5.48xlarge"], "workload": "inference",
+                                "minSize": 0, "maxSize": 2, "driverVersion": "570.133.20",
+                                "sharing": {"mode": "mig", "migProfile": "3g.40gb"}})
+    config["tenants"].append({"name": "slices", "gpuQuota": 4, "pools": ["h100-mig"]})
+    cost = fleet_cost(plan_of(config))
+    pool = cost.pool("h100-mig")
+    assert pool.devices_per_gpu == 2 and pool.unit_hourly == pytest.approx(pool.gpu_hourly / 2)
+    tenant = next(t for t in cost.tenants if t.tenant == "slices")
+    assert tenant.hourly("max") == pytest.approx(4 * pool.gpu_hourly / 2)

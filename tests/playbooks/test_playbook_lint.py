@@ -9,7 +9,7 @@ import subprocess
 import yaml
 from playbook_helpers import PLAYBOOKS, REPO, SITE, VENV_BIN
 
-ROLES = ["nvidia_driver", "nvidia_container_toolkit", "nvidia_fabric_manager", "gpu_verify"]
+ROLES = ["nvidia_driver", "nvidia_container_toolkit", "nvidia_fabric_manager", "nvidia_mig", "gpu_verify"]
 
 
 def _env(tmp_path):

@@ -197,3 +197,16 @@ def test_an_existing_clusters_cni_declaration_reaches_gpu_system():
 
     assert system_namespace_annotations(True) == {"gpufleet.io/network-policy-enforced": "true"}
     assert system_namespace_annotations(False) == {}
+
+
+def test_the_placement_guide_says_what_a_mig_unit_is():
+    from components.kubernetes.tenant import placement
+
+    plan = plan_of(stack_config("prod"))
+    mig_pool = next(p for p in plan.pools if p.sharing.mode == "mig")
+    tenant = next(t for t in plan.tenants if mig_pool.name in t.pools)
+    entry = placement(tenant)[mig_pool.name]
+    assert entry["gpuResource"] == mig_pool.gpu_resource and entry["migDevice"] == mig_pool.sharing.mig_profile
+    other = next((p for p in tenant.pools if p != mig_pool.name), None)
+    if other is not None:
+        assert "migDevice" not in placement(tenant)[other]
