@@ -33,15 +33,21 @@ NVIDIA_RUNTIME_TOML = (TEMPLATES_DIR / "containerd-nvidia-runtime.toml").read_te
 # nodeadm-run.service starts containerd and the kubelet after cloud-final, and it has no Requires= on it
 # (awslabs/amazon-eks-ami templates/al2023/runtime/rootfs/etc/systemd/system/nodeadm-run.service:
 # After=nodeadm-config.service cloud-final.service), so a failed script would still let the node join.
-# The script's first step adds this drop-in; its last creates the marker, on disk so a reboot keeps it.
+# The script's first step adds this drop-in; its last creates the marker, on disk so a reboot keeps it. Without
+# the marker nodeadm-run fails and the node powers off (a stopped instance fails its group's health check).
 NODEADM_RUN_DROP_IN_DIR = "/etc/systemd/system/nodeadm-run.service.d"
 NODEADM_RUN_DROP_IN = f"{NODEADM_RUN_DROP_IN_DIR}/10-gpufleet-verified.conf"
 VERIFIED_MARKER_DIR = "/var/lib/gpufleet"
 VERIFIED_MARKER = f"{VERIFIED_MARKER_DIR}/node-verified"
 NODEADM_RUN_GATE = (
-    "# gpu-fleet: containerd and the kubelet start only on a node whose NVIDIA stack was installed and verified.\n"
+    "# gpu-fleet: containerd and the kubelet start only on a node whose NVIDIA stack was installed and verified;\n"
+    "# a node whose bootstrap never got there (failed, killed, interrupted) powers off, so its group replaces it.\n"
     "[Unit]\n"
-    f"AssertPathExists={VERIFIED_MARKER}\n"
+    "OnFailure=poweroff.target\n"
+    "OnFailureJobMode=replace-irreversibly\n"
+    "\n"
+    "[Service]\n"
+    f"ExecStartPre=/usr/bin/test -e {VERIFIED_MARKER}\n"
 )
 
 # What every node pip-installs into /opt/gpufleet/venv at boot. The distributions' own ansible-core

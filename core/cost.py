@@ -60,7 +60,8 @@ class PoolCost:
 
     @property
     def unit_hourly(self) -> Optional[float]:
-        """Price of one unit of quota per hour: a GPU, or one MIG instance of it."""
+        """Price of one unit of quota per hour: a GPU, or one MIG instance of it. A time-sliced replica is
+        priced as its whole GPU (an upper bound: the replicas share it)."""
         return None if self.gpu_hourly is None else self.gpu_hourly / self.devices_per_gpu
 
     def hourly(self, size: str) -> Optional[float]:
@@ -156,7 +157,7 @@ def pool_cost(pool: PoolPlan, discount: float) -> PoolCost:
         on_demand_node_hourly=on_demand,
         node_hourly=node_hourly,
         estimate=spot,
-        devices_per_gpu=len(pool.mig_devices) or 1,
+        devices_per_gpu=pool.devices_per_gpu,
     )
 
 

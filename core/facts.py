@@ -37,6 +37,8 @@ class Architecture:
     requires_open_kernel_modules: bool
     last_driver_branch: Optional[int]
     """The newest driver branch that supports the architecture; None while no end is announced."""
+    reports_fabric_state: bool
+    """NVML reports the NVLink fabric state (Hopper and newer)."""
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ NETWORK_POLICY_ENFORCED_ANNOTATION = f"{PREFIX}/network-policy-enforced"
 VPC_CNI_ADDON = "vpc-cni"
 VPC_CNI_NETWORK_POLICY = "enableNetworkPolicy"
 PRIORITY_ORDER = ("batch", "standard", "critical")  # lowest first: a tenant may use its own and those below
+# Kubernetes' own classes, usable in any namespace since 1.17: no tenant may take them.
+SYSTEM_PRIORITY_CLASSES = ("system-cluster-critical", "system-node-critical")
 # The ResourceQuota that admits no pod of a priority class above the tenant's.
 PRIORITY_QUOTA = "gpufleet-priority-classes"
 PRIORITY_CLASS_ANNOTATION = f"{PREFIX}/priority-class"

@@ -34,6 +34,7 @@ from .names import (
     SPOT,
     SPOT_TAINT_KEY,
     SYSTEM_POOL,
+    SYSTEM_PRIORITY_CLASSES,
     TENANT_LABEL,
     TENANT_TAINT_KEY,
     WORKLOAD_LABEL,
@@ -183,9 +184,14 @@ class PoolPlan:
     def gpus(self, nodes: int) -> int:
         return nodes * self.gpus_per_node
 
+    @property
+    def devices_per_gpu(self) -> int:
+        """Devices a pod gets to itself per GPU: its MIG instances on a MIG pool, else 1."""
+        return devices_per_gpu(self.catalog, self.sharing.mode, self.sharing.mig_profile)
+
     def devices(self, nodes: int) -> int:
         """Devices pods get to themselves on `nodes` nodes: GPUs, or MIG instances on a MIG pool."""
-        return nodes * self.gpus_per_node * (len(self.mig_devices) or 1)
+        return nodes * self.gpus_per_node * self.devices_per_gpu
 
     def inventory_entry(self) -> dict[str, Any]:
         """The pool as the gpu-system/gpufleet-node-pools ConfigMap publishes it."""
@@ -245,7 +251,8 @@ class TenantPlan:
     quota: Mapping[str, str]
     """The ResourceQuota's hard limits: every GPU resource of its pools, CPU and memory where given."""
     forbidden_priority_classes: tuple[str, ...] = ()
-    """The fleet's priority classes above the tenant's priority: its namespace admits no pod of them."""
+    """The fleet's priority classes above the tenant's priority, and Kubernetes' system-* classes: its
+    namespace admits no pod of them."""
 
 
 @dataclass(frozen=True)
@@ -320,10 +327,10 @@ def _ami_type(install: str, custom_ami: bool) -> Optional[str]:
     return "AL2023_x86_64_NVIDIA" if install == "ami" else "AL2023_x86_64_STANDARD"
 
 
-def _units_per_node(sharing: SharingSpec, gpus: int, mig_devices: tuple[str, ...]) -> int:
-    if sharing.mode == "time-slicing":
+def _units_per_node(sharing: SharingSpec, gpus: int, per_gpu_devices: int) -> int:
+    if sharing.mode == TIME_SLICING:
         return gpus * sharing.replicas
-    return gpus * (len(mig_devices) or 1)
+    return gpus * per_gpu_devices
 
 
 def _labels(pool: NodePoolSpec, gpu: str, driver: str, owner: Optional[str]) -> dict[str, str]:
@@ -380,7 +387,9 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
         open_kernel_modules=open_modules,
         sharing=pool.sharing,
         gpu_resource=gpu_resource(pool.sharing),
-        gpu_units_per_node=_units_per_node(pool.sharing, per_node, mig_devices),
+        gpu_units_per_node=_units_per_node(
+            pool.sharing, per_node, devices_per_gpu(catalog, pool.sharing.mode, pool.sharing.mig_profile)
+        ),
         mig_devices=mig_devices,
         device_plugin_config=pool.name,
         dedicated_tenant=owner_name,
@@ -404,6 +413,9 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
                 "nvidia_fabric_manager_enabled": fabric_manager,
                 "nvidia_fabric_manager_nvlsm": any(t.nvlsm for t in catalog),
                 "nvidia_mig_devices": list(mig_devices),
+                "gpu_verify_expect_fabric": fabric_manager and itype.gpu.architecture.reports_fabric_state,
+                # Ubuntu's containerd config is written by /etc/eks/bootstrap.sh, after the playbook.
+                "gpu_verify_check_container_runtime": not custom_ami,
                 "gpu_verify_expected_gpu_count": per_node,
                 "gpu_verify_expected_gpu_model": itype.gpu.model,
             }
@@ -451,8 +463,9 @@ def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
             for name in tenant.pools
         ),
         quota=MappingProxyType(_quota(tenant, pools)),
-        forbidden_priority_classes=tuple(
-            PRIORITY_CLASSES[p] for p in PRIORITY_ORDER[PRIORITY_ORDER.index(tenant.priority) + 1 :]
+        forbidden_priority_classes=(
+            *(PRIORITY_CLASSES[p] for p in PRIORITY_ORDER[PRIORITY_ORDER.index(tenant.priority) + 1 :]),
+            *SYSTEM_PRIORITY_CLASSES,
         ),
     )
 

@@ -100,6 +100,8 @@ def _gpu_instance_type(value: str) -> str:
 
 
 _EC2_INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
+# Graviton families (m7g, c7gn, t4g, r8gd...): arm64, while the system pool runs the x86_64 AMI.
+_ARM_FAMILY = re.compile(r"[a-z]+[0-9]+g[a-z]*")
 
 
 def _system_instance_type(value: str) -> str:
@@ -107,6 +109,8 @@ def _system_instance_type(value: str) -> str:
         raise ValueError(f"{shown(value)} is not an EC2 instance type (e.g. m6i.large)")
     if load_facts().instance_type(value) is not None:
         raise ValueError(f"{shown(value)} is a GPU instance type: the system pool runs cluster services, not GPU work")
+    if _ARM_FAMILY.fullmatch(value.split(".")[0]):
+        raise ValueError(f"{shown(value)} is an Arm (Graviton) type: the system pool runs the x86_64 AL2023 AMI")
     return value
 
 

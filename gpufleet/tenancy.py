@@ -210,12 +210,10 @@ def probes(plan: FleetPlan, tenant: TenantPlan, remaining_gpus: Optional[int] = 
             MARKERS["mps"],
         ),
     ]
-    if tenant.forbidden_priority_classes:
-        above = tenant.forbidden_priority_classes[-1]
-        found.append(
-            Probe(ns, "priority-above-own", _pod("priority-above-own", ns, [_container()], priorityClassName=above),
-                  False, QUOTA_MARKER)
-        )
+    found += [
+        Probe(ns, f"priority-{name}", _pod(f"priority-{name}", ns, [_container()], priorityClassName=name), False, QUOTA_MARKER)
+        for name in tenant.forbidden_priority_classes
+    ]
     if room > 0:
         found.append(Probe(ns, f"gpu-pod-with-{room}-gpus", gpu_pod("gpu-pod-at-quota", room), True))
     found.append(Probe(ns, f"gpu-pod-with-{room + 1}-gpus", gpu_pod("gpu-pod-over-quota", room + 1), False, QUOTA_MARKER))

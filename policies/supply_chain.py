@@ -108,12 +108,14 @@ versions_pinned = resource_policy(
 
 
 TOOLKIT_VAR = "nvidia_container_toolkit_version"
+INSTALL_VAR = "gpufleet_install"
 
 
 def _check_toolkit(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
-    version = user_data_vars(props).get(TOOLKIT_VAR)
-    if version is None or not exact_version(version):
-        return  # none installed (the image's own), or unpinned: versions-pinned reports that
+    found = user_data_vars(props)
+    version = found.get(TOOLKIT_VAR)
+    if found.get(INSTALL_VAR) is False or version is None or not exact_version(version):
+        return  # the image's own toolkit (drivers.install ami), or unpinned: versions-pinned reports that
     facts = load_facts()
     open_advisories = facts.toolkit_advisories_open(Version(str(version)))
     if open_advisories:

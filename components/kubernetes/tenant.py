@@ -69,7 +69,7 @@ def priority_class_quota(tenant: TenantPlan) -> dict:
     """No pod of a priority class above the tenant's: a quota of zero pods scoped to those classes
     (Kubernetes docs, Resource Quotas, "Limit Priority Class consumption by default", done per
     namespace since EKS offers no admission configuration). Without it any tenant could run
-    gpufleet-critical pods and preempt another tenant's serving pods."""
+    gpufleet-critical pods, or Kubernetes' system-node-critical ones, and preempt other tenants' pods."""
     return {
         "hard": {"pods": "0"},
         "scopeSelector": {
@@ -167,13 +167,9 @@ class Tenant(pulumi.ComponentResource):
         k8s.core.v1.ResourceQuota(
             f"{tenant.name}-gpu-quota", metadata=meta(TENANT_QUOTA), spec={"hard": dict(tenant.quota)}, opts=child
         )
-        if tenant.forbidden_priority_classes:
-            k8s.core.v1.ResourceQuota(
-                f"{tenant.name}-priority-classes",
-                metadata=meta(PRIORITY_QUOTA),
-                spec=priority_class_quota(tenant),
-                opts=child,
-            )
+        k8s.core.v1.ResourceQuota(
+            f"{tenant.name}-priority-classes", metadata=meta(PRIORITY_QUOTA), spec=priority_class_quota(tenant), opts=child
+        )
         k8s.core.v1.LimitRange(
             f"{tenant.name}-limits", metadata=meta("gpufleet-limits"), spec={"limits": limit_range_limits()}, opts=child
         )

@@ -6,7 +6,8 @@ templates/al2023/runtime/rootfs/etc/systemd/system/nodeadm-run.service: After=no
 cloud-final.service, no Requires= on it). An Auto Scaling group replaces an instance whose state is
 anything but running (EC2 Auto Scaling user guide, "Health checks for instances in an Auto Scaling
 group", Amazon EC2 status checks). So the script gates nodeadm-run with a drop-in before anything
-can fail, and powers the node off when something does.
+can fail (nodeadm-run fails without the verified marker and then powers the node off), and powers
+the node off itself when one of its steps fails.
 
 The rendered script runs here for real (bash), in a private mount namespace with tmpfs over the
 paths it writes, and with stubs for what only a node has (IMDS, S3, dnf, Ansible, systemctl). Its
@@ -150,5 +151,16 @@ def test_systemd_accepts_the_drop_in(tmp_path):
     result = _verify(tmp_path, NODEADM_RUN_GATE)
     assert result.returncode == 0 and "10-gpufleet" not in result.stdout + result.stderr, result.stderr
     # The same check sees a broken drop-in: it reads ours.
-    broken = _verify(tmp_path, NODEADM_RUN_GATE.replace("AssertPathExists=/", "AssertPathExists="))
-    assert "10-gpufleet-verified.conf" in broken.stderr and "not absolute" in broken.stderr
+    broken = _verify(tmp_path, NODEADM_RUN_GATE.replace("OnFailureJobMode=", "OnFailureJobMod="))
+    assert "10-gpufleet-verified.conf" in broken.stderr and "Unknown key" in broken.stderr
+
+
+def test_without_the_marker_the_gate_fails_and_with_it_passes(tmp_path):
+    """The drop-in's own ExecStartPre, run as systemd would run it."""
+    line = next(l for l in NODEADM_RUN_GATE.splitlines() if l.startswith("ExecStartPre="))
+    argv = line.removeprefix("ExecStartPre=").split()
+    assert argv[-1] == VERIFIED_MARKER
+    marker = tmp_path / "node-verified"
+    assert subprocess.run([*argv[:-1], str(marker)]).returncode != 0
+    marker.write_text("")
+    assert subprocess.run([*argv[:-1], str(marker)]).returncode == 0

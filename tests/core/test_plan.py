@@ -211,3 +211,24 @@ def test_mig_pools_plan_the_devices_the_device_plugin_advertises(strategy, resou
 
     [group] = [g for g in quota_capacity_groups(plan) if g.pools == ("h100-mig",)]
     assert group.gpus_at_max == 32 and group.ratio == 1.0 and not group.oversubscribed
+
+
+def test_the_fabric_state_is_checked_only_where_nvml_reports_it():
+    """NVML reports the NVLink fabric state for Hopper or newer (nvmlDeviceGetGpuFabricInfo); an A100
+    NVSwitch node (p4d) says N/A, so checking it there would fail every such node."""
+    config = stack_config("dev")
+    config["nodePools"] += [
+        {"name": "a100", "instanceTypes": ["p4d.24xlarge"], "minSize": 0, "maxSize": 1},
+        {"name": "h100", "instanceTypes": ["p5.48xlarge"], "minSize": 0, "maxSize": 1},
+    ]
+    plan = plan_of(config)
+    assert plan.pool("a100").fabric_manager and not plan.pool("a100").ansible_vars["gpu_verify_expect_fabric"]
+    assert plan.pool("h100").ansible_vars["gpu_verify_expect_fabric"] is True
+    assert plan.pools[0].ansible_vars["gpu_verify_expect_fabric"] is False
+
+
+def test_ubuntu_pools_skip_the_loaded_runtime_check():
+    """Their containerd config is written by /etc/eks/bootstrap.sh, which runs after the playbook."""
+    plan = plan_of(stack_config("staging"))
+    assert plan.pool("inference-l4-ubuntu").ansible_vars["gpu_verify_check_container_runtime"] is False
+    assert plan.pool("inference-l4").ansible_vars["gpu_verify_check_container_runtime"] is True

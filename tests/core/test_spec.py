@@ -254,6 +254,8 @@ def test_blackwell_pools_refuse_proprietary_kernel_modules():
      "systemPool.instanceTypes[0]: 'p5.48xlarge' is a GPU instance type: the system pool runs cluster services, not GPU work"),
     (lambda c: c.update(systemPool={"instanceTypes": ["m6i.large\nx"]}),
      "systemPool.instanceTypes[0]: 'm6i.large\\nx' is not an EC2 instance type (e.g. m6i.large)"),
+    (lambda c: c.update(systemPool={"instanceTypes": ["m7g.large"]}),
+     "systemPool.instanceTypes[0]: 'm7g.large' is an Arm (Graviton) type: the system pool runs the x86_64 AL2023 AMI"),
     (lambda c: c.update(systemPool={"minSize": 3, "maxSize": 2}),
      "systemPool: sizes must satisfy 1 <= minSize <= desiredSize <= maxSize, got 3 <= 3 <= 2"),
     (lambda c: c["nodePools"][0].update(name="system"),

@@ -54,7 +54,7 @@ def test_up_deploys_the_kubernetes_layer(local_engine):
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
         quotas = {q["metadata"]["name"]: q for q in api.get(f"/api/v1/namespaces/{tenant.name}/resourcequotas")["items"]}
-        assert set(quotas) == {TENANT_QUOTA, *([PRIORITY_QUOTA] if tenant.forbidden_priority_classes else [])}, quotas
+        assert set(quotas) == {TENANT_QUOTA, PRIORITY_QUOTA}, quotas
         assert quotas[TENANT_QUOTA]["spec"]["hard"] == dict(tenant.quota)
         assert quotas[TENANT_QUOTA]["spec"]["hard"]["requests.nvidia.com/gpu"] == str(tenant.gpu_quota)
 

@@ -63,13 +63,11 @@ def test_the_deployed_tenancy_is_as_intended(deployed):
         for name in ("privileged", "host-path", "host-network", "gpu-pod-on-foreign-pool", "critical-pod-on-spot",
                      "mps-env", "gpu-requests-not-limits", "visible-devices-env", "device-mount"):
             assert probes[(tenant.name, name)]["actual"] == "rejected", probes[(tenant.name, name)]
-    # A tenant below critical cannot run gpufleet-critical pods (the priority-class quota); a critical one can.
+    # No tenant may run pods of a priority class above its own or of Kubernetes' system-* classes.
     for tenant in PLAN.tenants:
-        probe = probes.get((tenant.name, "priority-above-own"))
-        assert (probe is not None) == bool(tenant.forbidden_priority_classes), tenant.name
-        if probe is not None:
-            assert probe["actual"] == "rejected", probe
-    assert {bool(t.forbidden_priority_classes) for t in PLAN.tenants} == {True, False}, "the local stack has both kinds"
+        for name in tenant.forbidden_priority_classes:
+            assert probes[(tenant.name, f"priority-{name}")]["actual"] == "rejected", probes[(tenant.name, f"priority-{name}")]
+    assert {"gpufleet-critical", "system-node-critical"} <= {n for t in PLAN.tenants for n in t.forbidden_priority_classes}
     for daemonset in ("nvidia-device-plugin", "dcgm-exporter"):
         assert probes[("gpu-system", f"{daemonset}-pod")]["actual"] == "admitted", probes[("gpu-system", f"{daemonset}-pod")]
 

@@ -66,8 +66,9 @@ def test_gpu_verify_rejects_each_mismatch(tmp_path):
     assert task == "Query the GPUs and the driver release with nvidia-smi."
 
 
-@pytest.mark.parametrize("dump, binary_present", [("dump-runc.toml", True), ("dump-nvidia.toml", False)],
-                         ids=["containerd-runs-runc", "runtime-binary-missing"])
+@pytest.mark.parametrize("dump, binary_present", [("dump-runc.toml", True), ("dump-nvidia.toml", False),
+                                                  ("dump-nvidia-binary-elsewhere.toml", True)],
+                         ids=["containerd-runs-runc", "runtime-binary-missing", "binary-of-another-table"])
 def test_gpu_verify_rejects_a_node_whose_containerd_does_not_use_the_runtime(tmp_path, dump, binary_present):
     """What containerd loads decides, not a file that may never be read: nodeadm's config.toml imports
     no drop-in (awslabs/amazon-eks-ami nodeadm/internal/containerd/config.template.toml)."""
@@ -93,7 +94,7 @@ def test_gpu_verify_waits_for_no_gpu_outside_the_nvlink_fabric(tmp_path):
     hosts = _hosts({"p5-ok": ("p5.48xlarge-h100.csv", 8, "H100"), "p5-pending": ("p5.48xlarge-h100.csv", 8, "H100")})
     hosts["p5-ok"]["gpu_verify_fabric_command"] = smi("p5.48xlarge-fabric-completed.csv")
     hosts["p5-pending"]["gpu_verify_fabric_command"] = smi("p5.48xlarge-fabric-in-progress.csv")
-    run = run_site(tmp_path / "w", hosts, tags="gpu_verify", extravars={**COMMON, "nvidia_fabric_manager_enabled": True})
+    run = run_site(tmp_path / "w", hosts, tags="gpu_verify", extravars={**COMMON, "gpu_verify_expect_fabric": True})
     assert run.count("failures", "p5-ok") == 0
     [(task, msg)] = run.failures("p5-pending")
     assert task == "Check that every GPU joined the NVLink fabric."

@@ -83,6 +83,8 @@ def test_systemd_accepts_the_unit_and_orders_it_before_the_kubelet(rendered):
     unit = rendered / UNIT
     text = unit.read_text()
     assert "Before=nodeadm-run.service kubelet.service" in text and "WantedBy=multi-user.target" in text
+    assert "RequiredBy=nodeadm-run.service kubelet.service" in text  # a failed run keeps the kubelet down
+    assert "After=nvidia-persistenced.service nvidia-fabricmanager.service" in text
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "SYSTEMD_UNIT_PATH": f"{unit.parent}:"})
     assert result.returncode == 0 and "gpufleet-mig" not in result.stdout + result.stderr, result.stderr

@@ -17,9 +17,10 @@ from core.facts import load_facts
 POLICY = "container-toolkit-patched"
 
 
-def with_toolkit(version):
+def with_toolkit(version, install=True):
     text = "MIME-Version: 1.0\n\n#!/bin/bash\ncat > vars.json <<'EOF'\n" + json.dumps(
-        {"nvidia_driver_version": "570.133.20", "nvidia_container_toolkit_version": version}) + "\nEOF\n"
+        {"gpufleet_install": install, "nvidia_driver_version": "570.133.20",
+         "nvidia_container_toolkit_version": version}) + "\nEOF\n"
     return edited(launch_template(), ("userData",), base64.b64encode(text.encode()).decode())
 
 
@@ -42,6 +43,12 @@ def test_fixed_releases_pass(version):
 
 def test_user_data_without_a_toolkit_is_not_judged():
     assert messages(POLICY, launch_template()) == []
+
+
+def test_an_image_that_ships_its_own_toolkit_is_not_judged_here():
+    """drivers.install ami: the playbook installs no toolkit; the image's release notes are the source."""
+    assert messages(POLICY, with_toolkit("1.17.4", install=False)) == []
+    assert messages(POLICY, with_toolkit("1.17.4", install=True))
 
 
 def test_the_default_toolkit_has_no_open_advisory():

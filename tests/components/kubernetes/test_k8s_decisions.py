@@ -185,11 +185,12 @@ def test_tenants_may_use_priority_classes_up_to_their_own():
 
     plan = plan_of(stack_config("prod"))
     by_priority = {t.priority: t for t in plan.tenants}
-    assert by_priority["critical"].forbidden_priority_classes == ()
-    assert by_priority["batch"].forbidden_priority_classes == ("gpufleet-standard", "gpufleet-critical")
+    system = ("system-cluster-critical", "system-node-critical")  # usable in any namespace since Kubernetes 1.17
+    assert by_priority["critical"].forbidden_priority_classes == system
+    assert by_priority["batch"].forbidden_priority_classes == ("gpufleet-standard", "gpufleet-critical", *system)
     spec = priority_class_quota(by_priority["batch"])
     assert spec == {"hard": {"pods": "0"}, "scopeSelector": {"matchExpressions": [
-        {"scopeName": "PriorityClass", "operator": "In", "values": ["gpufleet-standard", "gpufleet-critical"]}]}}
+        {"scopeName": "PriorityClass", "operator": "In", "values": ["gpufleet-standard", "gpufleet-critical", *system]}]}}
 
 
 def test_an_existing_clusters_cni_declaration_reaches_gpu_system():

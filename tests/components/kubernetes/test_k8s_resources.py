@@ -34,12 +34,12 @@ def by_kind_name(run, kind, name, namespace=None):
     return matches[0].inputs
 
 
-# Expected objects per example stack: shared layer + per-tenant objects (a second ResourceQuota for each
-# tenant below critical priority: the priority classes it may not use).
+# Expected objects per example stack: shared layer + per-tenant objects (two ResourceQuotas per tenant: its
+# GPUs, and the priority classes it may not use).
 EXPECTED_KINDS = {
     "local": {"Namespace": 3, "ConfigMap": 6, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
               "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
-              "ResourceQuota": 3, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 5,
+              "ResourceQuota": 4, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 5,
               "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
     "dev": {"Namespace": 2, "ConfigMap": 5, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
             "ServiceAccount": 2, "DaemonSet": 2, "Service": 1,
@@ -47,11 +47,11 @@ EXPECTED_KINDS = {
               "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
     "staging": {"Namespace": 3, "ConfigMap": 6, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
                 "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
-                "ResourceQuota": 3, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 2,
+                "ResourceQuota": 4, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 2,
               "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
     "prod": {"Namespace": 5, "ConfigMap": 8, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
              "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
-             "ResourceQuota": 7, "LimitRange": 4, "NetworkPolicy": 12, "RoleBinding": 7,
+             "ResourceQuota": 8, "LimitRange": 4, "NetworkPolicy": 12, "RoleBinding": 7,
               "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
 }
 
