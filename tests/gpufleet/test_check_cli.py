@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from fleet_fixtures import STACKS, stack_config, write_stack_file
+from fleet_fixtures import ROOT, STACKS, stack_config, write_stack_file
 
 
 def check_json(gpufleet, *args):
@@ -29,7 +29,8 @@ def seeded_bad(stack: str) -> dict:
 @pytest.mark.parametrize("stack", STACKS)
 def test_seeded_bad_variant_fails(gpufleet, tmp_path, stack):
     path = write_stack_file(tmp_path / f"Pulumi.{stack}-bad.yaml", seeded_bad(stack))
-    result, report = check_json(gpufleet, "--config", str(path))
+    # The stack's own policy config, as --stack would use it (the local stack's says its cluster has no CNI).
+    result, report = check_json(gpufleet, "--config", str(path), "--policy-config", str(ROOT / "policies" / "config" / f"{stack}.json"))
     assert result.returncode == 1, result.stdout + result.stderr
     bad = [v for v in report["violations"] if v["level"] == "mandatory"]
     assert {v["policy"] for v in bad} == {"driver-supports-cuda"}
