@@ -11,7 +11,7 @@ import functools
 import ipaddress
 import json
 import re
-from typing import Annotated, Literal, Optional, Union, get_args
+from typing import Annotated, ClassVar, Literal, Optional, Union, get_args
 
 from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -364,7 +364,26 @@ class TaintSpec(SpecModel):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = Field("NoSchedule", description="Taint effect.")
 
 
-class NodePoolSpec(SpecModel):
+class SizedPool(SpecModel):
+    """A node group's sizes: minSize <= desiredSize (default minSize) <= maxSize; subclasses declare them."""
+
+    SMALLEST: ClassVar[int] = 0
+
+    @property
+    def desired(self) -> int:
+        return self.min_size if self.desired_size is None else self.desired_size
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "SizedPool":
+        if not self.min_size <= self.desired <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy {self.SMALLEST} <= minSize <= desiredSize <= maxSize, "
+                f"got {self.min_size} <= {self.desired} <= {self.max_size}"
+            )
+        return self
+
+
+class NodePoolSpec(SizedPool):
     name: Annotated[DnsLabel, AfterValidator(_pool_name)] = Field(
         description=f"Pool name, unique; label gpufleet.io/pool. Not '{SYSTEM_POOL}' (the system pool's)."
     )
@@ -408,25 +427,15 @@ class NodePoolSpec(SpecModel):
         "or ubuntu-24.04, and then required when cluster.mode is eks.",
     )
 
-    @property
-    def desired(self) -> int:
-        return self.min_size if self.desired_size is None else self.desired_size
-
-    @model_validator(mode="after")
-    def _sizes(self) -> "NodePoolSpec":
-        if not self.min_size <= self.desired <= self.max_size:
-            raise ValueError(
-                f"sizes must satisfy 0 <= minSize <= desiredSize <= maxSize, "
-                f"got {self.min_size} <= {self.desired} <= {self.max_size}"
-            )
-        return self
 
     def catalog(self) -> list[InstanceType]:
         facts = load_facts()
         return [facts.instance_types[name] for name in self.instance_types]
 
 
-class SystemPoolSpec(SpecModel):
+class SystemPoolSpec(SizedPool):
+    SMALLEST: ClassVar[int] = 1
+
     enabled: Optional[bool] = Field(
         None,
         description="Create the pool. Default: on EKS clusters the fleet creates; an existing cluster brings its own "
@@ -440,18 +449,6 @@ class SystemPoolSpec(SpecModel):
     max_size: int = Field(3, ge=1, le=MAX_NODES_PER_POOL, description="Most nodes.")
     disk_gib: int = Field(50, ge=20, le=16384, alias="diskGiB", description="Encrypted gp3 root volume size.")
 
-    @property
-    def desired(self) -> int:
-        return self.min_size if self.desired_size is None else self.desired_size
-
-    @model_validator(mode="after")
-    def _sizes(self) -> "SystemPoolSpec":
-        if not self.min_size <= self.desired <= self.max_size:
-            raise ValueError(
-                f"sizes must satisfy 1 <= minSize <= desiredSize <= maxSize, "
-                f"got {self.min_size} <= {self.desired} <= {self.max_size}"
-            )
-        return self
 
 
 # --- tenants ---------------------------------------------------------------------------
