@@ -47,7 +47,9 @@ class GpuPlatform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cluster_name = plan.cluster.name
         self.cluster = EksCluster(
-            cluster_name, EksClusterArgs(cluster=plan.cluster, system_pool=plan.system_pool, gpu_tolerations=plan.gpu_tolerations), opts=child
+            cluster_name,
+            EksClusterArgs(cluster=plan.cluster, system_pool=plan.system_pool, gpu_tolerations=plan.gpu_tolerations),
+            opts=child,
         )
         bundle = PlaybookBundle(playbook_bucket_name(cluster_name), PlaybookBundleArgs(), opts=child)
         for pool in plan.pools:
@@ -97,7 +99,11 @@ class GpuPlatform(pulumi.ComponentResource):
         def on_k8s(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on))
 
-        self.system = SystemNamespace("gpu-system", SystemNamespaceArgs(pools=plan.pools, network_policy_enforced=bool(plan.cluster.network_policy_enforced)), opts=on_k8s())
+        self.system = SystemNamespace(
+            "gpu-system",
+            SystemNamespaceArgs(pools=plan.pools, network_policy_enforced=bool(plan.cluster.network_policy_enforced)),
+            opts=on_k8s(),
+        )
         self.scheduling = Scheduling("scheduling", SchedulingArgs(), opts=on_k8s())
         daemons = GpuDaemons(plan.gpu_tolerations, plan.cluster.await_workloads, self.system.namespace)
         self.device_plugin = DevicePlugin(

@@ -7,7 +7,7 @@ groups the plan flags are the groups the policy reports.
 
 GPUs are the devices a pod gets to itself at a pool's max size: max nodes x the GPUs every node
 of the pool has (the smallest of its instance types), and on a MIG pool x the MIG instances each
-GPU is partitioned into (what the device plugin advertises: core.plan.devices_per_gpu).
+GPU is partitioned into (what the device plugin advertises: core.plan.mig_devices_per_gpu).
 Time-slicing advertises more units than that, all sharing one GPU; `shared_gpus` says where,
 so a caller may allow a higher ratio there.
 

@@ -116,6 +116,14 @@ GPU_RESOURCE = "nvidia.com/gpu"
 MIG_RESOURCE_PREFIX = "nvidia.com/mig-"  # MIG strategy mixed: nvidia.com/mig-<profile>
 GPU_QUOTA_RESOURCE = f"requests.{GPU_RESOURCE}"
 
+# Ansible vars of a pool (core.plan PoolPlan.ansible_vars; playbooks/README.md) that the policy pack reads
+# back from launch template user data.
+INSTALL_VAR = "gpufleet_install"
+DRIVER_VERSION_VAR = "nvidia_driver_version"
+OPEN_MODULES_VAR = "nvidia_driver_open_kernel_modules"
+TOOLKIT_VERSION_VAR = "nvidia_container_toolkit_version"
+GPU_MODEL_VAR = "gpu_verify_expected_gpu_model"
+
 # How allocated GPUs reach a container (NVIDIA/k8s-device-plugin deviceListStrategy; the toolkit's
 # accept-nvidia-visible-devices-as-volume-mounts): /dev/null mounted at CONTAINER_DEVICES_DIR/<id>.
 # The environment variable is what unprivileged containers may no longer use to pick GPUs.

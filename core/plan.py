@@ -18,15 +18,19 @@ from .names import (
     CAPACITY_LABEL,
     DEVICE_PLUGIN_CONFIG_LABEL,
     DRIVER_LABEL,
+    DRIVER_VERSION_VAR,
+    GPU_MODEL_VAR,
     GPU_LABEL,
     GPU_PRESENT_LABEL,
     GPU_QUOTA_RESOURCE,
     GPU_RESOURCE,
     GPU_TAINT_KEY,
+    INSTALL_VAR,
     MANAGED_BY,
     MANAGED_EXTERNALLY,
     MIG_CONFIG_LABEL,
     MIG_RESOURCE_PREFIX,
+    OPEN_MODULES_VAR,
     POOL_LABEL,
     PRIORITY_CLASSES,
     PRIORITY_ORDER,
@@ -37,6 +41,7 @@ from .names import (
     SYSTEM_PRIORITY_CLASSES,
     TENANT_LABEL,
     TENANT_TAINT_KEY,
+    TOOLKIT_VERSION_VAR,
     WORKLOAD_LABEL,
 )
 from .spec import (
@@ -89,6 +94,10 @@ def gpus_per_node(catalog: list[InstanceType]) -> int:
     return min(t.gpus for t in catalog)
 
 
+# EKS AMI types: the standard AL2023 AMI (drivers installed at boot, or no GPU), and EKS's NVIDIA one.
+STANDARD_AMI_TYPE = "AL2023_x86_64_STANDARD"
+NVIDIA_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+
 # Sharing modes in which a pool advertises more units than it has GPUs.
 TIME_SLICING = "time-slicing"
 SHARED_MODES = frozenset({TIME_SLICING, "mig"})
@@ -103,10 +112,10 @@ def mig_devices_per_gpu(catalog: Sequence[InstanceType], mode: Optional[str], pr
     return (profile,) * min(t.mig_instances(profile) for t in catalog)
 
 
-def devices_per_gpu(catalog: Sequence[InstanceType], mode: Optional[str], profile: Optional[str]) -> int:
-    """Devices a pod gets to itself per GPU: its MIG instances on a MIG pool, else the GPU. Time-slicing
-    replicas are not counted: they share one GPU's memory and compute."""
-    return len(mig_devices_per_gpu(catalog, mode, profile)) or 1
+def devices_per_gpu(mig_devices: Sequence[str]) -> int:
+    """Devices a pod gets to itself per GPU: its MIG instances (mig_devices_per_gpu) on a MIG pool, else the
+    GPU. Time-slicing replicas are not counted: they share one GPU's memory and compute."""
+    return len(mig_devices) or 1
 
 
 def gpu_resource(sharing: SharingSpec) -> str:
@@ -187,7 +196,7 @@ class PoolPlan:
     @property
     def devices_per_gpu(self) -> int:
         """Devices a pod gets to itself per GPU: its MIG instances on a MIG pool, else 1."""
-        return devices_per_gpu(self.catalog, self.sharing.mode, self.sharing.mig_profile)
+        return devices_per_gpu(self.mig_devices)
 
     def devices(self, nodes: int) -> int:
         """Devices pods get to themselves on `nodes` nodes: GPUs, or MIG instances on a MIG pool."""
@@ -324,7 +333,7 @@ def _ami_type(install: str, custom_ami: bool) -> Optional[str]:
     the standard AMI, drivers at boot."""
     if custom_ami:
         return None
-    return "AL2023_x86_64_NVIDIA" if install == "ami" else "AL2023_x86_64_STANDARD"
+    return NVIDIA_AMI_TYPE if install == "ami" else STANDARD_AMI_TYPE
 
 
 def _units_per_node(sharing: SharingSpec, gpus: int, per_gpu_devices: int) -> int:
@@ -387,9 +396,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
         open_kernel_modules=open_modules,
         sharing=pool.sharing,
         gpu_resource=gpu_resource(pool.sharing),
-        gpu_units_per_node=_units_per_node(
-            pool.sharing, per_node, devices_per_gpu(catalog, pool.sharing.mode, pool.sharing.mig_profile)
-        ),
+        gpu_units_per_node=_units_per_node(pool.sharing, per_node, devices_per_gpu(mig_devices)),
         mig_devices=mig_devices,
         device_plugin_config=pool.name,
         dedicated_tenant=owner_name,
@@ -405,11 +412,11 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
         fabric_manager=fabric_manager,
         ansible_vars=MappingProxyType(
             {
-                "gpufleet_install": spec.drivers.install == "ansible",
-                "nvidia_driver_version": driver,
-                "nvidia_driver_open_kernel_modules": open_modules,
+                INSTALL_VAR: spec.drivers.install == "ansible",
+                DRIVER_VERSION_VAR: driver,
+                OPEN_MODULES_VAR: open_modules,
                 "nvidia_driver_gpu_architecture": itype.gpu.architecture.name,
-                "nvidia_container_toolkit_version": spec.drivers.container_toolkit,
+                TOOLKIT_VERSION_VAR: spec.drivers.container_toolkit,
                 "nvidia_fabric_manager_enabled": fabric_manager,
                 "nvidia_fabric_manager_nvlsm": any(t.nvlsm for t in catalog),
                 "nvidia_mig_devices": list(mig_devices),
@@ -417,7 +424,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
                 # Ubuntu's containerd config is written by /etc/eks/bootstrap.sh, after the playbook.
                 "gpu_verify_check_container_runtime": not custom_ami,
                 "gpu_verify_expected_gpu_count": per_node,
-                "gpu_verify_expected_gpu_model": itype.gpu.model,
+                GPU_MODEL_VAR: itype.gpu.model,
             }
         ),
         managed_by=MANAGED_BY if spec.cluster.mode == "eks" else MANAGED_EXTERNALLY,
@@ -481,7 +488,7 @@ def plan_system_pool(spec: FleetSpec) -> Optional[SystemPoolPlan]:
         desired_size=system.desired,
         max_size=system.max_size,
         disk_gib=system.disk_gib,
-        ami_type=_ami_type("ansible", custom_ami=False),  # the standard AL2023 AMI: no GPU, nothing to install
+        ami_type=STANDARD_AMI_TYPE,  # no GPU, nothing to install
         labels=MappingProxyType({POOL_LABEL: SYSTEM_POOL}),
     )
 

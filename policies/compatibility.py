@@ -7,16 +7,13 @@ from typing import Any, Iterable, Mapping, Optional
 from pulumi_policy import Severity
 
 from core import compatibility as compat
+from core import names
 from core.facts import load_facts
 
 from . import resource_types
 from .builders import pool_policy, schema, stack_policy
 from .observed_fleet import Fleet, Pool, tenant_pools
 from .props import user_data_vars
-
-# What the pool's Ansible vars say about the GPU and its kernel modules (core.plan PoolPlan.ansible_vars).
-GPU_MODEL_VAR = "gpu_verify_expected_gpu_model"
-OPEN_MODULES_VAR = "nvidia_driver_open_kernel_modules"
 
 
 def _verdict(run) -> Optional[compat.Verdict]:
@@ -92,8 +89,8 @@ def _kernel_module_findings(fleet: Fleet) -> Iterable[tuple[str, str]]:
     """The kernel modules a launch template's user data installs support the GPU it expects."""
     for template in fleet.of_type(resource_types.LAUNCH_TEMPLATE):
         found = user_data_vars(template.props)
-        gpu = load_facts().gpu(str(found.get(GPU_MODEL_VAR, "")))
-        open_modules = found.get(OPEN_MODULES_VAR)
+        gpu = load_facts().gpu(str(found.get(names.GPU_MODEL_VAR, "")))
+        open_modules = found.get(names.OPEN_MODULES_VAR)
         if gpu is None or not isinstance(open_modules, bool):
             continue
         verdict = compat.open_kernel_modules_on(gpu, open_modules)

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional
 
 from core import names
 from core.facts import Gpu, InstanceType, load_facts
-from core.plan import SHARED_MODES, Taint, devices_per_gpu, gpus_per_node
+from core.plan import SHARED_MODES, Taint, devices_per_gpu, gpus_per_node, mig_devices_per_gpu
 
 from . import resource_types
 from .props import annotations, as_int, get, items, labels, mapping, parse_document, split_list
@@ -67,7 +67,7 @@ class Pool:
         catalog = self.catalog
         if not catalog:
             return None
-        return gpus_per_node(catalog) * devices_per_gpu(catalog, self.sharing, self.mig_profile)
+        return gpus_per_node(catalog) * devices_per_gpu(mig_devices_per_gpu(catalog, self.sharing, self.mig_profile))
 
     @property
     def shared(self) -> bool:

@@ -15,6 +15,8 @@ import yaml
 from pulumi_policy import proxy
 from pulumi_policy.proxy import UnknownValueError
 
+from core import names
+
 # libyaml's safe loader where PyYAML was built with it (about 10x faster), else the Python one.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -124,7 +126,7 @@ def decode_user_data(value: Any) -> Optional[str]:
 
 
 # Keys that mark the one JSON line of Ansible vars gpu-fleet's user data carries (core.boot).
-USER_DATA_VAR_MARKERS = ("gpufleet_install", "nvidia_driver_version", "nvidia_container_toolkit_version")
+USER_DATA_VAR_MARKERS = (names.INSTALL_VAR, names.DRIVER_VERSION_VAR, names.TOOLKIT_VERSION_VAR)
 
 
 def user_data_vars(props: Any) -> dict:

@@ -17,7 +17,7 @@ from .observed_fleet import pools_of_resource
 from .props import get, items, pending, user_data_vars
 
 UNPINNED_TAGS = frozenset({"latest", "stable", "main", "master", "edge", "nightly"})
-PINNED_VARS = ("nvidia_driver_version", "nvidia_container_toolkit_version")
+PINNED_VARS = (names.DRIVER_VERSION_VAR, names.TOOLKIT_VERSION_VAR)
 
 
 @dataclass(frozen=True)
@@ -107,14 +107,12 @@ versions_pinned = resource_policy(
 )
 
 
-TOOLKIT_VAR = "nvidia_container_toolkit_version"
-INSTALL_VAR = "gpufleet_install"
 
 
 def _check_toolkit(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
     found = user_data_vars(props)
-    version = found.get(TOOLKIT_VAR)
-    if found.get(INSTALL_VAR) is False or version is None or not exact_version(version):
+    version = found.get(names.TOOLKIT_VERSION_VAR)
+    if found.get(names.INSTALL_VAR) is False or version is None or not exact_version(version):
         return  # the image's own toolkit (drivers.install ami), or unpinned: versions-pinned reports that
     facts = load_facts()
     open_advisories = facts.toolkit_advisories_open(Version(str(version)))

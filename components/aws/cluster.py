@@ -27,6 +27,7 @@ from .system_pool import SystemNodePool, SystemPoolArgs
 
 NODE_MONITORING_AGENT = "eks-node-monitoring-agent"
 EKS_ADDONS = [VPC_CNI_ADDON, "coredns", "kube-proxy", "eks-pod-identity-agent", NODE_MONITORING_AGENT]
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
 
 
 def addon_configuration(addon: str, gpu_tolerations: tuple[dict, ...]) -> Optional[dict]:
@@ -41,7 +42,6 @@ def addon_configuration(addon: str, gpu_tolerations: tuple[dict, ...]) -> Option
         # []): every GPU node carries the fleet's taints. Its node agent tolerates every taint already.
         return {"dcgmAgent": {"tolerations": list(gpu_tolerations)}}
     return None
-CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
 
 
 def eks_kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
