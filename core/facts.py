@@ -135,6 +135,8 @@ class Facts:
     prices: Prices
     software: Software
     toolkit_advisories: tuple[Advisory, ...]
+    application_xids: tuple[int, ...]
+    """XIDs a workload causes on a healthy GPU (NVIDIA's Xid catalog); every other XID is a hardware fault."""
     sources: Mapping[str, Source]
 
     def toolkit_advisories_open(self, version: Version) -> tuple[Advisory, ...]:
@@ -227,6 +229,7 @@ def parse_facts(raw: Mapping) -> Facts:
             Advisory(a["cve"], Version(a["fixed"]), int(a["bulletin"]), a["summary"])
             for a in raw["container_toolkit_advisories"]["advisories"]
         ),
+        application_xids=tuple(int(x) for x in raw["xid_errors"]["application"]),
         sources={
             key: _source(section)
             for key, section in raw.items()

@@ -215,6 +215,8 @@ class PoolPlan:
             "maxSize": self.max_size,
             "gpu": self.gpu,
             "gpusPerNode": self.gpus_per_node,
+            "gpuResource": self.gpu_resource,
+            "gpuUnitsPerNode": self.gpu_units_per_node,
             "driverVersion": self.driver_version,
             "sharing": self.sharing.model_dump(by_alias=True, exclude_none=True),
             "efa": self.efa,

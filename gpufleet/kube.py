@@ -114,6 +114,7 @@ class KubeClient:
         impersonate: Optional[Impersonate] = None,
         dry_run: bool = False,
         query: Optional[dict] = None,
+        content_type: str = "application/json",
     ) -> Response:
         params = dict(query or {})
         if dry_run:
@@ -123,7 +124,7 @@ class KubeClient:
         data = None
         if body is not None:
             data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)

@@ -6,7 +6,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import tool_build
 from fleet_fixtures import ROOT, gpufleet_command
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: only tests that will run count
+def pytest_collection_modifyitems(config, items):
+    tool_build.schedule(items)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in tool_build.BUILD.summary():
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture

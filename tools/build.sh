@@ -5,11 +5,13 @@
 #     ${GPUFLEET_TOOLS:-$HOME/.cache/gpufleet-tools}/<tool>-<key>/   the tool's executables
 #     ${GPUFLEET_TOOLS:-$HOME/.cache/gpufleet-tools}/bin-<hash>/     symlinks to every tool's (printed last)
 #
-# A tool's <key> covers only what its build reads (see TOOLS and tool_key), so bumping one pin rebuilds one
-# tool; <hash> covers every tool's key. Go's own build cache makes a rebuild after a small change cheap.
+# A tool's <key> covers only its own pins and recipe (see TOOLS and tool_key), so bumping one pin rebuilds one
+# tool and adding a tool rebuilds none of the others; <hash> covers every tool's key. Tools whose Kubernetes
+# libraries agree share one Go module (kube: the control plane and kwok), so Go's build cache compiles each
+# shared package once.
 #
 #     tools/build.sh               build what is missing (all tools)
-#     tools/build.sh TOOL...       only these (pulumi etcd kube kubernetes-provider, or an executable's name)
+#     tools/build.sh TOOL...       only these (pulumi etcd kube kwok kubernetes-provider, or an executable's name)
 #     tools/build.sh --print-bin   print the bin directory (builds nothing)
 #     tools/build.sh --print-keys  print each tool's directory, then the bin directory (builds nothing)
 #     tools/build.sh sync [pulumi|etcd|kube|provider]...  rewrite each tool module's go.mod/go.sum from versions.env (needs the proxy)
@@ -33,7 +35,8 @@ NICE="${NICE:-10}"
 TOOLS='
 pulumi               pulumi               pulumi,pulumi-language-python,pulumi-language-python-exec  PULUMI_VERSION
 etcd                 etcd                 etcd                                                      ETCD_VERSION
-kube                 kube                 kube-apiserver,kube-controller-manager                    KUBERNETES_VERSION
+kube                 kube                 kube-apiserver,kube-controller-manager,kube-scheduler     KUBERNETES_VERSION
+kwok                 kube                 kwok                                                      KUBERNETES_VERSION,KWOK_VERSION
 kubernetes-provider  kubernetes-provider  pulumi-resource-kubernetes  K8S_PROVIDER_MODULE_VERSION,K8S_PROVIDER_VERSION,K8S_PROVIDER_SDK_VERSION
 '
 ALL_TOOLS=()
@@ -92,12 +95,15 @@ sync_etcd() {
         "$GO" mod tidy)
 }
 
+# The control plane and kwok: kwok's Kubernetes libraries are the control plane's (the staging replaces).
 sync_kube() {
-    log "sync: kube ($KUBERNETES_VERSION)"
+    log "sync: kube ($KUBERNETES_VERSION, kwok $KWOK_VERSION)"
     new_gomod "$here/kube" gpufleet.local/tools/kube
     (cd "$here/kube" &&
-        "$GO" mod edit -require="k8s.io/kubernetes@$KUBERNETES_VERSION" $(kube_staging_replaces) \
-            -tool=k8s.io/kubernetes/cmd/kube-apiserver -tool=k8s.io/kubernetes/cmd/kube-controller-manager &&
+        "$GO" mod edit -require="k8s.io/kubernetes@$KUBERNETES_VERSION" -require="sigs.k8s.io/kwok@$KWOK_VERSION" \
+            $(kube_staging_replaces) -tool=k8s.io/kubernetes/cmd/kube-apiserver \
+            -tool=k8s.io/kubernetes/cmd/kube-controller-manager -tool=k8s.io/kubernetes/cmd/kube-scheduler \
+            -tool=sigs.k8s.io/kwok/cmd/kwok &&
         "$GO" mod tidy)
 }
 
@@ -120,9 +126,10 @@ check_pins() {
     want="go.etcd.io/etcd/server/v3 $ETCD_VERSION"
     (cd "$here/etcd" && "$GO" list -m go.etcd.io/etcd/server/v3) | grep -qx "$want" ||
         die "tools/etcd/go.mod does not require $want: run tools/build.sh sync"
-    want="k8s.io/kubernetes $KUBERNETES_VERSION"
-    (cd "$here/kube" && "$GO" list -m k8s.io/kubernetes) | grep -qx "$want" ||
-        die "tools/kube/go.mod does not require $want: run tools/build.sh sync"
+    for want in "k8s.io/kubernetes $KUBERNETES_VERSION" "sigs.k8s.io/kwok $KWOK_VERSION"; do
+        (cd "$here/kube" && "$GO" list -m "${want% *}") | grep -qx "$want" ||
+            die "tools/kube/go.mod does not require $want: run tools/build.sh sync"
+    done
     want="github.com/pulumi/pulumi-kubernetes/provider/v4 $K8S_PROVIDER_MODULE_VERSION"
     (cd "$here/kubernetes-provider" && "$GO" list -m github.com/pulumi/pulumi-kubernetes/provider/v4) |
         grep -qx "$want" || die "tools/kubernetes-provider/go.mod does not require $want: run tools/build.sh sync"
@@ -163,14 +170,29 @@ build_etcd() {
     "${gobuild[@]}" -ldflags "-s -w" -o "$tmp/etcd" .
 }
 
+# One `go build` for the three: it compiles their shared packages once and links them in parallel.
 build_kube() {
-    local cmd kv="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1"
+    local kv="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1"
     kv="$kv -X k8s.io/component-base/version.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
     kv="$kv -X k8s.io/component-base/version.gitTreeState=clean"
     kv="$kv -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION"
-    for cmd in kube-apiserver kube-controller-manager; do
-        "${gobuild[@]}" -ldflags "-s -w $kv" -o "$tmp/$cmd" "k8s.io/kubernetes/cmd/$cmd"
-    done
+    "${gobuild[@]}" -ldflags "-s -w $kv" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver \
+        k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+# kwok simulates nothing without Stages. kwok.yaml beside it holds the ones kwokctl configures by default
+# (pkg/kwokctl/runtime/cluster.go getDefaultNodeStages with a node lease, getDefaultPodStages), taken from
+# the module's kustomize/stage/ at this version.
+build_kwok() {
+    local stage src
+    "${gobuild[@]}" -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" -o "$tmp/kwok" \
+        sigs.k8s.io/kwok/cmd/kwok
+    src="$(moddir . "sigs.k8s.io/kwok@$KWOK_VERSION")/kustomize/stage"
+    for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+        pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+        printf -- '---\n'
+        cat "$src/$stage.yaml"
+    done > "$tmp/kwok.yaml"
 }
 
 build_kubernetes_provider() {
@@ -179,8 +201,10 @@ build_kubernetes_provider() {
         -o "$tmp/pulumi-resource-kubernetes" .
 }
 
-# A tool's key: everything its build reads and nothing else (not versions.env's comments, not another tool's
-# pins): the Go toolchain, its versions.env variables, its recipe and its module's go.mod, go.sum and Go files.
+# A tool's key: what its build reads of its own and nothing else (not versions.env's comments, not another
+# tool's pins): the Go toolchain, its versions.env variables, its recipe and its module's Go files. A module's
+# go.mod and go.sum are written from versions.env (sync) and checked against it (check_pins), so the pins stand
+# for them; hashing them would rebuild every tool of a shared module when one of them is added or bumped.
 tool_key() { # tool
     local t="$1" v
     {
@@ -190,8 +214,7 @@ tool_key() { # tool
             echo "$v=${!v}"
         done
         declare -f "build_${t//-/_}"
-        cd "$here/${MODULE[$t]}" && find . \( -name go.mod -o -name go.sum -o -name '*.go' \) -print |
-            LC_ALL=C sort | xargs sha256sum
+        cd "$here/${MODULE[$t]}" && find . -name '*.go' -print | LC_ALL=C sort | xargs -r sha256sum
     } | sha256sum | cut -c1-16
 }
 

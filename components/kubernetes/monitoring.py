@@ -46,14 +46,22 @@ class Field:
     help: str
 
 
-# The DCGM fields the exporter collects: everything the alerts and the dashboard read.
+# The window dcgm-exporter counts XIDs over (DCGM_EXP_XID_ERRORS_COUNT, one series per `xid` label; flag
+# --xid-count-window-size, env DCGM_EXPORTER_XID_COUNT_WINDOW_SIZE in ms, default 5 minutes: dcgm-exporter
+# pkg/cmd/app.go and internal/pkg/collector/xid_collector.go). A new XID raises the count for one window.
+XID_WINDOW_MINUTES = 5
+
+# The DCGM fields the exporter collects: everything the alerts and the dashboard read. Activity is the
+# profiling metric: DCGM_FI_DEV_GPU_UTIL reads 0 on MIG instances, and NVIDIA points to
+# DCGM_FI_PROF_GR_ENGINE_ACTIVE instead (dcgm-exporter issues 216 and 430); profiling metrics need Volta
+# or newer (issue 395), which every GPU of the facts is (tests/components/kubernetes/test_monitoring.py).
 FIELDS = [
-    Field("util", "DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (in %)."),
+    Field("engine_active", "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "gauge", "Ratio of time the graphics engine is active."),
     Field("fb_used", "DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (in MiB)."),
     Field("fb_free", "DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (in MiB)."),
     Field("temp", "DCGM_FI_DEV_GPU_TEMP", "gauge", "GPU temperature (in C)."),
     Field("power", "DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw (in W)."),
-    Field("xid", "DCGM_FI_DEV_XID_ERRORS", "gauge", "Value of the last XID error encountered."),
+    Field("xid_count", "DCGM_EXP_XID_ERRORS_COUNT", "gauge", "Count of XID errors within the last window, per xid."),
     Field("row_remap_failure", "DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge", "Whether remapping of rows has failed."),
     Field("ecc_dbe", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "counter", "Total number of double-bit volatile ECC errors."),
 ]
@@ -74,6 +82,8 @@ def alert_rule_groups(monitoring: MonitoringSpec) -> list[dict]:
         temperature_celsius=alerts.gpu_temperature_celsius,
         memory_used_ratio=alerts.memory_used_ratio,
         idle_minutes=alerts.idle_minutes,
+        xid_window_minutes=XID_WINDOW_MINUTES,
+        application_xids="|".join(str(x) for x in load_facts().application_xids),
     )
     return yaml.safe_load(text)["groups"]
 
@@ -105,6 +115,7 @@ def exporter_pod_spec(gpu_tolerations: tuple[dict, ...], image: str, configmap: 
                     {"name": "DCGM_EXPORTER_LISTEN", "value": f":{METRICS_PORT}"},
                     {"name": "DCGM_EXPORTER_KUBERNETES", "value": "true"},
                     {"name": "DCGM_EXPORTER_COLLECTORS", "value": f"{COLLECTORS_DIR}/{COLLECTORS_FILE}"},
+                    {"name": "DCGM_EXPORTER_XID_COUNT_WINDOW_SIZE", "value": str(XID_WINDOW_MINUTES * 60_000)},
                     {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
                 ],
                 "ports": [{"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT, "protocol": "TCP"}],

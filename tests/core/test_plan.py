@@ -145,6 +145,8 @@ def test_inventory_is_the_serialized_pool_plans(stack):
         assert entry["labels"] == dict(pool.labels)
         assert entry["taints"] == [t.as_kubernetes() for t in pool.taints]
         assert entry["managedBy"] == ("gpu-fleet" if plan.cluster.mode == "eks" else "existing")
+        # What a node advertises (the local cluster's simulated nodes are given exactly this).
+        assert (entry["gpuResource"], entry["gpuUnitsPerNode"]) == (pool.gpu_resource, pool.gpu_units_per_node)
 
 
 # --- tenants ----------------------------------------------------------------------------

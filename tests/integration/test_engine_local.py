@@ -71,8 +71,9 @@ def test_up_deploys_the_kubernetes_layer(local_engine):
     for app in (DEVICE_PLUGIN_APP, DCGM_EXPORTER_APP):
         ds = api.get(f"/apis/apps/v1/namespaces/{SYSTEM_NAMESPACE}/daemonsets/{app}")
         assert ds is not None, f"DaemonSet {app} missing"
-        # cluster.awaitWorkloads: false in the local stack: no kubelets, so the engine must not wait.
-        assert ds["metadata"]["annotations"][SKIP_AWAIT_ANNOTATION] == "true"
+        # The simulated cluster runs pods (kwok): the engine waited until each DaemonSet was rolled out.
+        assert SKIP_AWAIT_ANNOTATION not in (ds["metadata"].get("annotations") or {})
+        assert ds["status"]["numberReady"] == ds["status"]["desiredNumberScheduled"] > 0, ds["status"]
 
     inventory = api.get(f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps/{POOL_INVENTORY_CONFIGMAP}")
     assert inventory is not None, "pool inventory ConfigMap missing"

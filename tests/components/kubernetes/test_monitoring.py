@@ -11,7 +11,7 @@ from fleet_fixtures import STACKS, plan_of, spec_of, stack_config, stack_run
 from components.kubernetes.monitoring import FIELDS, alert_rule_groups, collectors_csv, dashboard_json, exporter_pod_spec
 
 EXPECTED_ALERTS = {
-    "GpuTemperatureHigh", "GpuXidError", "GpuRowRemapFailure", "GpuEccDoubleBitErrors",
+    "GpuTemperatureHigh", "GpuXidHardwareError", "GpuXidApplicationError", "GpuRowRemapFailure", "GpuEccDoubleBitErrors",
     "GpuMemoryNearlyFull", "GpuAllocatedButIdle", "DcgmExporterDown", "DcgmExporterAbsent",
 }
 
@@ -39,17 +39,42 @@ def test_thresholds_come_from_the_spec():
         "(DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)) > 0.9"
     )
     assert rules["GpuAllocatedButIdle"]["for"] == "45m"
-    assert 'DCGM_FI_DEV_GPU_UTIL{pod!=""}) == 0' in rules["GpuAllocatedButIdle"]["expr"]
-    assert rules["GpuXidError"]["expr"].endswith("(DCGM_FI_DEV_XID_ERRORS) != 0")
-    assert "increase(" not in rules["GpuXidError"]["expr"]  # a gauge of the last XID
+    assert 'DCGM_FI_PROF_GR_ENGINE_ACTIVE{pod!=""}) < 0.01' in rules["GpuAllocatedButIdle"]["expr"]
+
+
+def test_no_alert_reads_metrics_that_lie_on_mig_or_stick_forever():
+    """DCGM_FI_DEV_GPU_UTIL reads 0 on MIG instances (NVIDIA/dcgm-exporter issues 216 and 430) and
+    DCGM_FI_DEV_XID_ERRORS holds the last XID until the driver reloads (dcgm-exporter
+    internal/pkg/collector/xid_collector.go counts XIDs per window in DCGM_EXP_XID_ERRORS_COUNT instead)."""
+    rules = rules_of(spec_of(stack_config("prod")))
+    for name, rule in rules.items():
+        assert "DCGM_FI_DEV_GPU_UTIL" not in rule["expr"], name
+        assert "DCGM_FI_DEV_XID_ERRORS" not in rule["expr"].replace("DCGM_FI_DEV_XID_ERRORS_COUNT", ""), name
+    for name in ("GpuXidHardwareError", "GpuXidApplicationError"):
+        assert rules[name]["for"] and rules[name]["annotations"]["runbook"], name
+    assert rules["GpuXidHardwareError"]["labels"]["severity"] == "critical"
+    assert rules["GpuXidApplicationError"]["labels"]["severity"] == "info"
+
+
+def test_every_gpu_supports_the_profiling_metric():
+    """DCGM profiling metrics (DCGM_FI_PROF_*) need Volta or newer (NVIDIA/dcgm-exporter issue 395; DCGM
+    user guide, "Profiling Metrics"): the idle alert reads one, so every GPU the fleet may run must have it."""
+    from core.facts import load_facts
+
+    volta = (7, 0)
+    for name, gpu in load_facts().gpus.items():
+        assert tuple(int(p) for p in gpu.compute_capability.split(".")) >= volta, name
 
 
 def test_alert_metrics_are_collected():
     collected = {line.split(",")[0] for line in collectors_csv().splitlines() if line and not line.startswith("#")}
     assert collected == {f.name for f in FIELDS}
-    text = json.dumps(alert_rule_groups(spec_of(stack_config("prod")).monitoring))
-    for metric in ("DCGM_FI_DEV_ROW_REMAP_FAILURE", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "DCGM_FI_DEV_XID_ERRORS"):
-        assert metric in text and metric in collected
+    spec = spec_of(stack_config("prod"))
+    read = json.dumps(alert_rule_groups(spec.monitoring)) + dashboard_json(spec.monitoring, spec.cluster.name)
+    for metric in ("DCGM_FI_DEV_ROW_REMAP_FAILURE", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "DCGM_EXP_XID_ERRORS_COUNT"):
+        assert metric in read and metric in collected
+    for field in FIELDS:  # nothing collected that no alert or panel reads
+        assert field.name in read, field.name
 
 
 def test_prometheus_templating_survives_jinja():
