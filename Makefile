@@ -30,7 +30,8 @@ test: venv
 	$(BIN)/python -m pytest
 
 ## The pinned integration-test tools (Pulumi CLI and language host, Kubernetes provider, etcd,
-## kube-apiserver, kube-controller-manager), built from Go modules into a cache outside the repo.
+## kube-apiserver, kube-controller-manager, kube-scheduler, kwok), built from Go modules into a cache
+## outside the repo, one cache entry per tool. `make test` runs this build itself, beside the unit tests.
 tools:
 	tools/build.sh
 

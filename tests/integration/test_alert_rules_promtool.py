@@ -162,13 +162,11 @@ def test_no_exporter_on_a_mig_only_cluster_warns(promtool, tmp_path, monitoring)
         "interval": "1m",
         "input_series": [series("kube_node_status_capacity",
                                 {"node": "gpu-node-1", "resource": "nvidia_com_mig_3g_40gb", "unit": "integer"}, "2x20")],
-        "alert_rule_test": [{"eval_time": "11m", "alertname": "DcgmExporterAbsent", "exp_alerts": [{
-            "exp_labels": {"job": DCGM_EXPORTER_APP, "severity": "warning"},  # absent() keeps the matcher's labels
-            "exp_annotations": {
-                "summary": "No dcgm-exporter targets while the cluster has GPU nodes",
-                "description": "Prometheus scrapes no dcgm-exporter although kube-state-metrics reports GPU capacity.",
-            },
-        }]}],
+        "alert_rule_test": [{"eval_time": "11m", "alertname": "DcgmExporterAbsent", "exp_alerts": [alert(
+            {"job": DCGM_EXPORTER_APP}, "warning", rules(monitoring)["DcgmExporterAbsent"],  # absent() keeps the matcher's labels
+            "No dcgm-exporter targets while the cluster has GPU nodes",
+            "Prometheus scrapes no dcgm-exporter although kube-state-metrics reports GPU capacity.",
+        )]}],
     }]
     result = run_promtool(promtool, tmp_path, monitoring, tests)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -28,6 +28,7 @@ def test_every_alert_expression_parses_as_promql(stack):
         promql_parser.parse(rule["expr"])
         assert rule["labels"]["severity"] in {"info", "warning", "critical"}, name
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+        assert rule["annotations"]["runbook"], name
 
 
 def test_thresholds_come_from_the_spec():
