@@ -35,17 +35,19 @@ test: venv
 tools:
 	tools/build.sh
 
-## The local stack for real: pinned tools (tools/build.sh), the local control plane (scripts/local-cluster),
-## `pulumi up --stack local` with a file backend under .state/ (the local stack holds no secrets).
-LOCAL_PULUMI = PATH="$$(tools/build.sh | tail -n 1):$$PATH" PULUMI_BACKEND_URL="file://$(CURDIR)/.state/pulumi" \
+## The local stack for real: pinned tools (tools/build.sh), the simulated cluster (scripts/local-cluster),
+## `pulumi up --refresh --stack local` with a file backend under .state/ (the local stack holds no secrets; its
+## passphrase matches the salt in stacks/Pulumi.local.yaml). State files are private to the user (umask 077).
+## --refresh: the cluster may have changed under the state (a `scripts/local-cluster reset` empties it).
+LOCAL_PULUMI = umask 077; PATH="$$(tools/build.sh | tail -n 1):$$PATH" PULUMI_BACKEND_URL="file://$(CURDIR)/.state/pulumi" \
 	PULUMI_HOME="$(CURDIR)/.state/pulumi-home" PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-gpufleet-local}" \
 	PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true pulumi
 
 local-up: venv
 	scripts/local-cluster start
-	mkdir -p .state/pulumi
+	mkdir -p .state/pulumi && chmod -R go-rwx .state
 	$(LOCAL_PULUMI) stack select --create local --non-interactive
-	$(LOCAL_PULUMI) up --yes --stack local --non-interactive
+	$(LOCAL_PULUMI) up --refresh --yes --stack local --non-interactive
 
 local-down:
 	if scripts/local-cluster status >/dev/null; then $(LOCAL_PULUMI) destroy --yes --stack local --non-interactive; fi

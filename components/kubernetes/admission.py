@@ -42,6 +42,7 @@ from core.names import (
     SPOT,
     SPOT_TAINT_KEY,
     TENANT_LABEL,
+    TENANT_TAINT_KEY,
     VISIBLE_DEVICES_ENV,
 )
 from core.plan import PoolPlan
@@ -203,10 +204,13 @@ def pool_selected_expression() -> str:
 
 
 def pool_tolerations_expression() -> str:
+    # `Exists` tolerates every value of the key: fine for the GPU and spot taints, but on the tenant key of
+    # dedicated pools it would tolerate every other tenant's pools too, so that one must name its value.
+    exists = "(has(t.operator) && t.operator == 'Exists')"
     matches_taint = (
         "variables.allowedPools.exists(p, p in variables.poolTaints && variables.poolTaints[p].exists(taint, "
         "t.key == taint.key && "
-        "((has(t.operator) && t.operator == 'Exists') || (has(t.value) ? t.value : '') == taint.value) && "
+        f"(({exists} && t.key != {cel_literal(TENANT_TAINT_KEY)}) || (!{exists} && (has(t.value) ? t.value : '') == taint.value)) && "
         "(!has(t.effect) || t.effect == '' || t.effect == taint.effect)))"
     )
     system = f"t.key.startsWith({cel_literal(SYSTEM_TOLERATION_PREFIX)})"

@@ -39,9 +39,12 @@ class ExistingCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(CLUSTER_TYPE, name, None, opts)
         self.name = pulumi.Output.from_input(args.name)
+        # A kubeconfig given inline carries credentials (a client key, a token), and the provider's schema does not
+        # mark its `kubeconfig` input secret: without this the state would hold it in plaintext, even when the
+        # stack config keeps it as a secret. A path is harmless, but one rule for both keeps it simple.
         self.provider = k8s.Provider(
             provider_name(name),
-            kubeconfig=args.kubeconfig,
+            kubeconfig=None if args.kubeconfig is None else pulumi.Output.secret(args.kubeconfig),
             context=args.context,
             opts=pulumi.ResourceOptions(parent=self),
         )

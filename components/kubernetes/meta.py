@@ -16,6 +16,13 @@ import pulumi_kubernetes as k8s
 from core.names import APP_LABEL, GPU_PRESENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, PART_OF_LABEL, SYSTEM_NAMESPACE
 
 SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+# Server-Side Apply with force on every object of the fleet: a hand edit (`kubectl edit`, `kubectl label`) makes
+# its field manager the owner of the fields it changed, and the provider's next apply of those fields fails with
+# a field conflict, which fails the whole `pulumi up`. With force the fleet takes its own fields back; fields it
+# does not declare stay with whoever set them. The provider reads this annotation per object before its
+# enablePatchForce option and PULUMI_K8S_ENABLE_PATCH_FORCE (pulumi/pulumi-kubernetes
+# provider/pkg/await/await.go, patchForce).
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
 NODE_CRITICAL = "system-node-critical"
 MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
 
@@ -26,13 +33,12 @@ def object_meta(
     labels: Optional[Mapping[str, str]] = None,
     annotations: Optional[Mapping[str, str]] = None,
 ) -> dict[str, Any]:
-    """metadata for an object of the fleet: managed-by unless `labels` says otherwise."""
+    """metadata for an object of the fleet: managed-by unless `labels` says otherwise, applied with force."""
     meta: dict[str, Any] = {"name": name}
     if namespace is not None:
         meta["namespace"] = namespace
     meta["labels"] = dict(MANAGED if labels is None else labels)
-    if annotations:
-        meta["annotations"] = dict(annotations)
+    meta["annotations"] = {**(annotations or {}), PATCH_FORCE_ANNOTATION: "true"}
     return meta
 
 

@@ -129,11 +129,12 @@ def test_units_a_node_advertises_follow_the_sharing_mode():
     plan = plan_of(stack_config("local"))
     l4 = plan.pool("inference-l4")  # time-slicing, 4 replicas per GPU
     assert (l4.gpu_resource, l4.gpu_units_per_node) == ("nvidia.com/gpu", l4.gpus_per_node * 4)
-    a100 = plan.pool("training-a100")  # MIG single: slices are advertised as nvidia.com/gpu
-    assert a100.gpu_resource == "nvidia.com/gpu" and a100.shared
+    a100 = plan.pool("training-a100")  # MIG mixed: slices are advertised by profile name
+    assert a100.gpu_resource == "nvidia.com/mig-1g.5gb" and a100.shared
     config = stack_config("local")
-    config["nodePools"][1]["sharing"] = {"mode": "mig", "migStrategy": "mixed", "migProfile": "1g.5gb"}
-    assert plan_of(config).pool("training-a100").gpu_resource == "nvidia.com/mig-1g.5gb"
+    config["nodePools"][1]["sharing"] = {"mode": "mig", "migStrategy": "single", "migProfile": "1g.5gb"}
+    single = plan_of(config).pool("training-a100")  # MIG single: slices are advertised as nvidia.com/gpu
+    assert single.gpu_resource == "nvidia.com/gpu" and single.gpu_units_per_node == a100.gpu_units_per_node
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -51,7 +51,8 @@ def test_levels_in_the_own_namespace():
 def test_matrix_size_and_scopes():
     cells = model.access_matrix(LOCAL)
     principals = model.principals(LOCAL)
-    assert len(principals) == 5
+    named = {p for t in stack_config("local")["tenants"] for ps in t.get("access", {}).values() for p in ps}
+    assert set(principals) == named and len(named) == 6
     namespaced = sum(1 for _, namespaced in model.RESOURCES.values() if namespaced)
     scopes = len(LOCAL.tenants) + 2  # tenant namespaces, kube-system, cluster
     per_principal = (namespaced + 1) * scopes * 5 + 5  # + namespaces at each scope, nodes at cluster scope

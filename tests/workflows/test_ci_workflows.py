@@ -52,7 +52,7 @@ def test_policy_config_files_referenced_by_workflows_exist(stack):
     assert (ROOT / "policies" / "config" / f"{stack}.json").is_file()
 
 
-CLOUD_WORKFLOWS = ["pulumi-preview.yml", "deploy-stack.yml"]
+CLOUD_WORKFLOWS = ["pulumi-preview.yml", "deploy-stack.yml", "drift.yml"]
 
 
 @pytest.mark.parametrize("name", CLOUD_WORKFLOWS)
@@ -91,3 +91,18 @@ def test_stack_settings_are_the_stacks_region_and_the_sdk_pin(stack, tmp_path):
 def test_stack_settings_refuse_an_unset_backend(tmp_path):
     result, output = run_settings("dev", tmp_path, backend="")
     assert result.returncode != 0 and "PULUMI_BACKEND_URL" in result.stderr and output == ""
+
+
+def test_drift_detection_runs_on_a_schedule_read_only_and_fails_on_drift():
+    workflow = load("drift.yml")
+    on = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads the key `on` as a boolean
+    assert on["schedule"] and "workflow_dispatch" in on
+    job = workflow["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["stack"] == load("pulumi-preview.yml")["jobs"]["preview"]["strategy"]["matrix"]["stack"]
+    text = (ROOT / ".github" / "workflows" / "drift.yml").read_text()
+    assert "AWS_DEPLOY_ROLE_ARN" not in text and "AWS_PREVIEW_ROLE_ARN" in text
+    pulumi = next(s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["refresh"] is True and pulumi["with"]["expect-no-changes"] is True
+    report = next(s for s in job["steps"] if s.get("name") == "Report the drifted objects")
+    assert "failure()" in report["if"] and "${{" not in report["run"]  # expressions reach the shell as env only

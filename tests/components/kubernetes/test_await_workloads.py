@@ -7,6 +7,7 @@ from fleet_fixtures import spec_of, stack_config, stack_run
 
 from components.kubernetes.meta import SKIP_AWAIT_ANNOTATION, workload_annotations
 from core.spec_loader import SpecError
+from gpufleet.offline import run_offline
 
 
 def test_default_awaits_workloads():
@@ -30,10 +31,22 @@ def test_not_a_boolean_is_rejected():
         spec_of(config)
 
 
-@pytest.mark.parametrize("stack, annotated", [("local", True), ("prod", False)])
-def test_daemonsets_carry_the_annotation_only_where_asked(stack, annotated):
-    daemonsets = [r for r in stack_run(stack).resources if r.type == "kubernetes:apps/v1:DaemonSet"]
+def daemonset_annotations(run) -> dict[str, dict]:
+    daemonsets = [r for r in run.resources if r.type == "kubernetes:apps/v1:DaemonSet"]
     assert daemonsets
-    for ds in daemonsets:
-        annotations = (ds.inputs.get("metadata") or {}).get("annotations") or {}
-        assert (annotations.get(SKIP_AWAIT_ANNOTATION) == "true") is annotated, ds.name
+    return {ds.name: (ds.inputs.get("metadata") or {}).get("annotations") or {} for ds in daemonsets}
+
+
+@pytest.mark.parametrize("await_workloads", [True, False])
+def test_daemonsets_carry_the_annotation_only_where_asked(await_workloads):
+    config = stack_config("local")
+    config["cluster"]["awaitWorkloads"] = await_workloads
+    for name, annotations in daemonset_annotations(run_offline(spec_of(config), "local")).items():
+        assert (annotations.get(SKIP_AWAIT_ANNOTATION) == "true") is not await_workloads, name
+
+
+def test_the_example_stacks_await_their_workloads():
+    """The local stack too: its simulated nodes run the pods the scheduler binds (scripts/local-cluster)."""
+    for stack in ("local", "prod"):
+        for name, annotations in daemonset_annotations(stack_run(stack)).items():
+            assert SKIP_AWAIT_ANNOTATION not in annotations, (stack, name)

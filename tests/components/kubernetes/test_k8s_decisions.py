@@ -68,7 +68,7 @@ def test_plugin_config_per_pool_plus_default_local():
         },
     }
     volume_mounts = {"plugin": {"deviceListStrategy": ["volume-mounts"]}}
-    assert yaml.safe_load(data["training-a100"]) == {"version": "v1", "flags": {"migStrategy": "single", **volume_mounts}}
+    assert yaml.safe_load(data["training-a100"]) == {"version": "v1", "flags": {"migStrategy": "mixed", **volume_mounts}}
     assert yaml.safe_load(data["gpufleet-default"]) == {"version": "v1", "flags": {"migStrategy": "none", **volume_mounts}}
 
 

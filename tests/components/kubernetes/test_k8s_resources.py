@@ -37,9 +37,9 @@ def by_kind_name(run, kind, name, namespace=None):
 # Expected objects per example stack: shared layer + per-tenant objects (two ResourceQuotas per tenant: its
 # GPUs, and the priority classes it may not use).
 EXPECTED_KINDS = {
-    "local": {"Namespace": 3, "ConfigMap": 6, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
+    "local": {"Namespace": 4, "ConfigMap": 7, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
               "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
-              "ResourceQuota": 4, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 5,
+              "ResourceQuota": 6, "LimitRange": 3, "NetworkPolicy": 9, "RoleBinding": 6,
               "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
     "dev": {"Namespace": 2, "ConfigMap": 5, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
             "ServiceAccount": 2, "DaemonSet": 2, "Service": 1,
@@ -259,3 +259,14 @@ def test_service_monitor_off_keeps_exporter_only():
     assert "ServiceMonitor" not in found and "PrometheusRule" not in found
     service = by_kind_name(run, "Service", "dcgm-exporter", "gpu-system")
     assert service["spec"]["ports"] == [{"name": "metrics", "port": 9400, "targetPort": "metrics"}]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_object_is_applied_with_force(stack):
+    """A hand edit makes its field manager own the fields it changed; the provider's next Server-Side Apply of
+    them then fails with a conflict unless the object carries `pulumi.com/patchForce: "true"` (or the provider
+    forces globally): pulumi/pulumi-kubernetes provider/pkg/await/await.go, patchForce. Without it one edited
+    quota blocks every later `pulumi up` of the stack (tests/integration/test_drift_live.py shows it live)."""
+    for r in k8s_resources(stack_run(stack)):
+        annotations = r.inputs["metadata"].get("annotations") or {}
+        assert annotations.get("pulumi.com/patchForce") == "true", r.name
