@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STACK  ?= prod
 OUT    ?= out/$(STACK)
 
-.PHONY: venv tools plan check render test reference bench clean local-up local-down
+.PHONY: venv tools plan check render test reference bench bench-live clean local-up local-down
 
 $(BIN)/gpufleet: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ reference: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+
+## The simulated fleet for real (300 GPU nodes, 150 tenants): up and destroy against the engine's own floor.
+bench-live: venv
+	$(BIN)/python -m benchmarks.live
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis *.egg-info

@@ -68,7 +68,7 @@ def kubernetes_objects(engine: LocalEngine) -> int:
     exported = subprocess.run(["pulumi", "stack", "export", "--stack", STACK], cwd=engine.project, env=engine.env,
                               capture_output=True, text=True, check=True)
     resources = json.loads(exported.stdout)["deployment"].get("resources", [])
-    return sum(1 for r in resources if r["type"].startswith("kubernetes:") and not r["type"].startswith("pulumi:"))
+    return sum(1 for r in resources if r["type"].startswith("kubernetes:"))
 
 
 def count(engine: LocalEngine, path: str) -> int:

@@ -264,7 +264,9 @@ class ClusterSpec(SpecModel):
         None, description="Network for an eks cluster: {cidr, availabilityZones} or {vpcId, subnetIds}."
     )
     kubeconfig: Optional[str] = Field(
-        None, description="Path or contents of the kubeconfig. Only valid when mode is existing."
+        None,
+        description="Path or contents of the kubeconfig (contents: set them with `pulumi config set --secret`; the "
+        "state keeps them encrypted either way). Only valid when mode is existing."
     )
     context: Optional[str] = Field(None, description="kubeconfig context. Only valid when mode is existing.")
     network_policy_enforced: Optional[bool] = Field(
