@@ -28,6 +28,7 @@ from core.names import (
     PSA_ENFORCE_LABEL,
     PSA_WARN_LABEL,
     SYSTEM_NAMESPACE,
+    TENANT_LABEL,
     TENANT_QUOTA,
 )
 from gpufleet.kube import KubeClient
@@ -68,9 +69,12 @@ EDITS = [
          lambda o: o["subjects"]),
     Edit("let a batch tenant run critical pods", f"/api/v1/namespaces/{BATCH}/resourcequotas/{PRIORITY_QUOTA}",
          {"spec": {"hard": {"pods": "100"}}}, lambda o: o["spec"]),
-    Edit("turn the tenant pod policy into warnings",
+    # Not validationActions: a set-typed list, whose elements added by another manager survive a forced apply
+    # (README, "Drift").
+    Edit("unbind the tenant pod policy from the tenant namespaces",
          f"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/{BINDING_NAME}",
-         {"spec": {"validationActions": ["Warn"]}}, lambda o: o["spec"]),
+         {"spec": {"matchResources": {"namespaceSelector": {
+             "matchExpressions": [{"key": TENANT_LABEL, "operator": "DoesNotExist"}]}}}}, lambda o: o["spec"]),
     Edit("make the tenant pod policy fail open",
          f"/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/{POLICY_NAME}",
          {"spec": {"failurePolicy": "Ignore"}}, lambda o: o["spec"]["failurePolicy"]),
