@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Optional
 import yaml
 
 from .assets import TEMPLATES_DIR
+from .kubelet import kubelet_config_flags
 from .plan import PoolPlan, Taint
 from .templating import render
 
@@ -114,7 +115,10 @@ def node_config(pool: PoolPlan) -> str:
         "apiVersion": NODE_CONFIG_API,
         "kind": "NodeConfig",
         "spec": {
-            "kubelet": {"flags": kubelet_flags(pool.taints, pool.labels)},
+            "kubelet": {
+                **({"config": dict(pool.kubelet_config)} if pool.kubelet_config else {}),
+                "flags": kubelet_flags(pool.taints, pool.labels),
+            },
             "containerd": {"config": NVIDIA_RUNTIME_TOML},
         },
     }
@@ -152,7 +156,7 @@ def render_cloud_config(pool: PoolPlan, bundle_bucket: str, bundle_key: str, clu
         cluster_name=cluster.name,
         cluster_endpoint=cluster.endpoint,
         cluster_ca=cluster.certificate_authority,
-        kubelet_extra_args=" ".join(kubelet_flags(pool.taints, pool.labels)),
+        kubelet_extra_args=" ".join(kubelet_flags(pool.taints, pool.labels) + kubelet_config_flags(pool.kubelet_config)),
         **_boot_steps(pool, bundle_bucket, bundle_key),
     )
     document = {

@@ -11,11 +11,12 @@ from __future__ import annotations
 import email
 import shlex
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import yaml
 
 from .boot import BOOTSTRAP_SCRIPT, CLOUD_CONFIG_HEADER, NODE_CONFIG_API, NVIDIA_RUNTIME_TOML
+from .kubelet import config_problems, split_config_flags
 
 NODEADM = "nodeadm"
 CLOUD_CONFIG = "cloud-config"
@@ -33,7 +34,9 @@ class NodeBoot:
     parts: tuple[str, ...] = ()
     """MIME content types in order, or the cloud-config's top-level keys."""
     kubelet_flags: Optional[tuple[str, ...]] = None
-    """The flags the kubelet registers with; None when they cannot be read."""
+    """The flags the kubelet registers with (labels, taints); None when they cannot be read."""
+    kubelet_config: Mapping[str, Any] = field(default_factory=dict)
+    """The kubelet settings of CPU and NUMA alignment (core.kubelet), from the NodeConfig or the join flags."""
     problems: tuple[str, ...] = field(default=())
 
 
@@ -58,16 +61,22 @@ def _read_mime(message) -> NodeBoot:
     if not isinstance(document, dict) or document.get("apiVersion") != NODE_CONFIG_API or document.get("kind") != "NodeConfig":
         return NodeBoot(NODEADM, parts, problems=("the node.eks.aws part is not a NodeConfig",))
     spec = document.get("spec")
-    flags = spec.get("kubelet", {}).get("flags") if isinstance(spec, dict) and isinstance(spec.get("kubelet"), dict) else None
+    kubelet = spec.get("kubelet") if isinstance(spec, dict) and isinstance(spec.get("kubelet"), dict) else {}
+    flags = kubelet.get("flags")
+    config = kubelet.get("config", {})
     containerd = spec.get("containerd") if isinstance(spec, dict) else None
     problems = []
     if containerd != {"config": NVIDIA_RUNTIME_TOML}:
         problems.append("the NodeConfig's containerd config is not the NVIDIA runtime's (containerd would run runc)")
-    if spec != {"kubelet": {"flags": flags}, "containerd": containerd}:
-        problems.append("the NodeConfig sets more than the kubelet's flags and containerd's runtime")
+    if spec != {"kubelet": {**({"config": config} if "config" in kubelet else {}), "flags": flags}, "containerd": containerd}:
+        problems.append("the NodeConfig sets more than the kubelet's flags and config and containerd's runtime")
+    if not isinstance(config, dict):
+        problems.append("the NodeConfig's kubelet config is not a mapping")
+        config = {}
+    problems += [f"the kubelet config {p}" for p in config_problems(config)]
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-        return NodeBoot(NODEADM, parts, problems=(*problems, "the NodeConfig has no list of kubelet flags"))
-    return NodeBoot(NODEADM, parts, tuple(flags), tuple(problems))
+        return NodeBoot(NODEADM, parts, kubelet_config=config, problems=(*problems, "the NodeConfig has no list of kubelet flags"))
+    return NodeBoot(NODEADM, parts, tuple(flags), config, tuple(problems))
 
 
 def _read_cloud_config(text: str) -> NodeBoot:
@@ -85,7 +94,11 @@ def _read_cloud_config(text: str) -> NodeBoot:
         problems.append(f"runcmd runs more than {BOOTSTRAP_SCRIPT}")
     if len(scripts) != 1 or not isinstance(scripts[0], str):
         return NodeBoot(CLOUD_CONFIG, keys, problems=(*problems, f"no single {BOOTSTRAP_SCRIPT}"))
-    return NodeBoot(CLOUD_CONFIG, keys, *_join_flags(scripts[0], problems))
+    flags, problems = _join_flags(scripts[0], problems)
+    if flags is None:
+        return NodeBoot(CLOUD_CONFIG, keys, problems=problems)
+    config, flags = split_config_flags(flags)
+    return NodeBoot(CLOUD_CONFIG, keys, flags, config, (*problems, *(f"the kubelet flags {p}" for p in config_problems(config))))
 
 
 def _join_flags(script: str, problems: list[str]) -> tuple[Optional[tuple[str, ...]], tuple[str, ...]]:

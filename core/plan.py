@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from .access import PrincipalAccess, eks_access_plan
 from .facts import InstanceType
+from .kubelet import TOPOLOGY_MANAGER_POLICY, kubelet_config
 from .names import (
     CAPACITY_LABEL,
     DEVICE_PLUGIN_CONFIG_LABEL,
@@ -175,6 +176,8 @@ class PoolPlan:
     """EFA interfaces the launch template attaches: what every instance type of the pool has."""
     fabric_manager: bool
     """Some instance type has NVSwitch, so NVIDIA fabric manager runs with the driver."""
+    kubelet_config: Mapping[str, Any]
+    """KubeletConfiguration fields the pool's nodes set (CPU and NUMA alignment, core/kubelet.py); {} for none."""
     ansible_vars: Mapping[str, Any]
     """The variables playbooks/site.yml takes for the pool (names documented in playbooks/README.md)."""
     managed_by: str
@@ -237,6 +240,8 @@ class Placement:
     priority_class: str
     mig_device: Optional[str] = None
     """On a MIG pool, what one unit of gpu_resource is: a GPU instance of this profile."""
+    topology_policy: Optional[str] = None
+    """On a pool with CPU alignment: its topology manager policy (pods should be Guaranteed, whole CPUs)."""
 
     @property
     def node_selector(self) -> dict[str, str]:
@@ -412,6 +417,10 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
         efa=pool.efa,
         efa_interfaces=min(t.efa_interfaces for t in catalog) if pool.efa else 0,
         fabric_manager=fabric_manager,
+        kubelet_config=MappingProxyType(dict(kubelet_config(
+            pool.cpu_alignment.topology_policy if pool.cpu_alignment else None,
+            pool.cpu_alignment.reserved_cpus if pool.cpu_alignment else None,
+        ))),
         ansible_vars=MappingProxyType(
             {
                 INSTALL_VAR: spec.drivers.install == "ansible",
@@ -468,6 +477,7 @@ def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
                 sharing=pools[name].sharing.mode,
                 priority_class=priority_class,
                 mig_device=pools[name].mig_devices[0] if pools[name].mig_devices else None,
+                topology_policy=pools[name].kubelet_config.get(TOPOLOGY_MANAGER_POLICY),
             )
             for name in tenant.pools
         ),

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Dis
 from pydantic.alias_generators import to_camel
 
 from .facts import InstanceType, load_facts
+from .kubelet import TOPOLOGY_POLICIES, parse_cpuset
 from .label_syntax import kubelet_refuses, label_value_error, qualified_name_error
 from .names import (
     AUTONAME_SUFFIX_LENGTH,
@@ -360,6 +361,27 @@ class SharingSpec(SpecModel):
         return self.mig_strategy or "single"
 
 
+def _cpuset(value: str) -> str:
+    parse_cpuset(value)
+    return value
+
+
+CpuSet = Annotated[str, AfterValidator(_cpuset)]
+
+
+class CpuAlignmentSpec(SpecModel):
+    topology_policy: Literal[TOPOLOGY_POLICIES] = Field(
+        description="The kubelet's topology manager policy: single-numa-node keeps a pod's CPUs, GPUs and memory "
+        "on one NUMA node; restricted refuses a pod whose resources cannot be aligned. The CPU manager runs the "
+        "static policy: Guaranteed pods with whole-CPU requests get exclusive CPUs."
+    )
+    reserved_cpus: Optional[CpuSet] = Field(
+        None,
+        description="CPUs kept for the system and the kubelet (reservedSystemCPUs, e.g. 0-1), never given to pods. "
+        "Default: the CPU reservation nodeadm computes. AL2023 pools only.",
+    )
+
+
 class TaintSpec(SpecModel):
     key: TaintKey = Field(description="Taint key: a Kubernetes qualified name, not gpufleet.io/* or nvidia.com/gpu.")
     value: LabelValue = Field("", description="Taint value: a Kubernetes label value (at most 63 characters).")
@@ -409,6 +431,12 @@ class NodePoolSpec(SizedPool):
     driver_version: Optional[DriverVersion] = Field(None, description="Overrides drivers.version for this pool.")
     sharing: SharingSpec = Field(default_factory=SharingSpec, description="GPU sharing for the pool's nodes.")
     efa: bool = Field(False, description="Attach EFA interfaces and a cluster placement group.")
+    cpu_alignment: Optional[CpuAlignmentSpec] = Field(
+        None,
+        description="CPU and NUMA alignment for latency-sensitive serving: the static CPU manager and a topology "
+        "manager policy on the pool's kubelets. Tenants request whole CPUs with requests equal to limits "
+        "(Guaranteed QoS) there; the placement guide says so.",
+    )
     disk_gib: int = Field(200, ge=20, le=16384, alias="diskGiB", description="Encrypted gp3 root volume size.")
     labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
@@ -585,6 +613,9 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
         if len(models) > 1:
             errors.append((f"{where}.instanceTypes", f"pool mixes GPU models {', '.join(models)}; a pool has one GPU model"))
         errors += _os_errors(spec, pool, where)
+        if pool.os in UBUNTU_OS and pool.cpu_alignment is not None and pool.cpu_alignment.reserved_cpus is not None:
+            errors.append((f"{where}.cpuAlignment.reservedCpus", "AL2023 pools only: on Ubuntu the static CPU manager "
+                           "reserves the CPUs bootstrap.sh sets aside for the kubelet (leave reservedCpus unset)"))
         if not spec.drivers.open_kernel_modules:
             errors += [
                 ("drivers.openKernelModules", f"false, but pool '{pool.name}' has {model} GPUs ({arch}), which only "

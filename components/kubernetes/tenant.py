@@ -113,6 +113,16 @@ def network_policies() -> dict[str, dict]:
     }
 
 
+def cpu_alignment_guide(topology_policy: str) -> dict[str, str]:
+    """What a pod on a CPU-aligned pool needs: the static CPU manager pins only Guaranteed pods' containers with
+    whole-CPU requests (Kubernetes docs, "Control CPU Management Policies on the Node": static policy)."""
+    return {
+        "topologyManagerPolicy": topology_policy,
+        "pods": "Guaranteed QoS: every container's cpu and memory requests equal its limits, cpu in whole CPUs "
+        "(e.g. 4, not 3500m), so its CPUs are exclusive and on the NUMA node of its GPUs",
+    }
+
+
 def placement(tenant: TenantPlan) -> dict[str, dict]:
     """Pool -> what a pod spec needs to land there (nodeSelector, tolerations, resource, class)."""
     return {
@@ -122,6 +132,7 @@ def placement(tenant: TenantPlan) -> dict[str, dict]:
             "gpuResource": p.gpu_resource,
             "sharing": p.sharing,
             **({"migDevice": p.mig_device} if p.mig_device else {}),
+            **({"cpuAlignment": cpu_alignment_guide(p.topology_policy)} if p.topology_policy else {}),
             "priorityClassName": p.priority_class,
         }
         for p in tenant.placements

@@ -57,6 +57,7 @@ def ubuntu_prod(release: str = "ubuntu-24.04"):
     config = stack_config("prod")
     for pool in config["nodePools"]:
         pool.update(os=release, amiId="ami-0123456789abcdef0")
+        pool.get("cpuAlignment", {}).pop("reservedCpus", None)  # AL2023 only
     return plan_of(config)
 
 
