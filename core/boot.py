@@ -24,6 +24,10 @@ from .templating import render
 MIME_BOUNDARY = "==GPUFLEET-BOUNDARY=="
 MIME_DELIMITERS = 3  # the opening delimiter of each of the two parts, and the closing one
 NODE_CONFIG_API = "node.eks.aws/v1alpha1"
+# NodeConfig spec.instance.localStorage.strategy (awslabs/amazon-eks-ami nodeadm/api/v1alpha1/nodeconfig_types.go:
+# RAID0, RAID10 or Mount); nodeadm runs setup-local-disks, which builds the array and bind-mounts
+# /var/lib/kubelet, /var/lib/containerd and /var/log/pods onto it before they start.
+LOCAL_STORAGE_STRATEGIES = {"raid0": "RAID0"}
 CLOUD_CONFIG_HEADER = "#cloud-config"
 BOOTSTRAP_SCRIPT = "/opt/gpufleet/node-bootstrap.sh"
 _NO_WRAP = 1 << 16  # YAML lines are never folded: a flag stays one line
@@ -108,6 +112,11 @@ _LiteralBlockDumper.add_representer(
 )
 
 
+def local_storage(instance_store: str) -> dict:
+    """NodeConfig spec.instance for the pool's instanceStore choice."""
+    return {"localStorage": {"strategy": LOCAL_STORAGE_STRATEGIES[instance_store]}}
+
+
 def node_config(pool: PoolPlan) -> str:
     """nodeadm's NodeConfig (node.eks.aws/v1alpha1): the kubelet registers with the pool's taints and
     labels, and containerd runs containers through the NVIDIA runtime."""
@@ -115,6 +124,7 @@ def node_config(pool: PoolPlan) -> str:
         "apiVersion": NODE_CONFIG_API,
         "kind": "NodeConfig",
         "spec": {
+            **({"instance": local_storage(pool.instance_store)} if pool.instance_store else {}),
             "kubelet": {
                 **({"config": dict(pool.kubelet_config)} if pool.kubelet_config else {}),
                 "flags": kubelet_flags(pool.taints, pool.labels),

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
-from .boot import BOOTSTRAP_SCRIPT, CLOUD_CONFIG_HEADER, NODE_CONFIG_API, NVIDIA_RUNTIME_TOML
+from .boot import BOOTSTRAP_SCRIPT, CLOUD_CONFIG_HEADER, LOCAL_STORAGE_STRATEGIES, NODE_CONFIG_API, NVIDIA_RUNTIME_TOML, local_storage
 from .kubelet import config_problems, split_config_flags
 
 NODEADM = "nodeadm"
@@ -68,8 +68,13 @@ def _read_mime(message) -> NodeBoot:
     problems = []
     if containerd != {"config": NVIDIA_RUNTIME_TOML}:
         problems.append("the NodeConfig's containerd config is not the NVIDIA runtime's (containerd would run runc)")
-    if spec != {"kubelet": {**({"config": config} if "config" in kubelet else {}), "flags": flags}, "containerd": containerd}:
-        problems.append("the NodeConfig sets more than the kubelet's flags and config and containerd's runtime")
+    instance = spec.get("instance") if isinstance(spec, dict) else None
+    if instance is not None and instance not in [local_storage(choice) for choice in LOCAL_STORAGE_STRATEGIES]:
+        problems.append(f"the NodeConfig's instance settings {instance!r} are not a local storage strategy gpu-fleet writes")
+    expected = {**({"instance": instance} if instance is not None else {}),
+                "kubelet": {**({"config": config} if "config" in kubelet else {}), "flags": flags}, "containerd": containerd}
+    if spec != expected:
+        problems.append("the NodeConfig sets more than local storage, the kubelet's flags and config and containerd's runtime")
     if not isinstance(config, dict):
         problems.append("the NodeConfig's kubelet config is not a mapping")
         config = {}

@@ -69,6 +69,8 @@ class InstanceType:
     on_demand_price: Optional[float]
     nvlsm: bool = False
     """NVLink5 systems: the fabric manager also runs the NVLink Subnet Manager."""
+    instance_store: bool = False
+    """The type has NVMe instance-store disks (a pool may build them into one RAID0 volume)."""
 
     @property
     def efa(self) -> bool:
@@ -204,6 +206,7 @@ def parse_facts(raw: Mapping) -> Facts:
                 efa_interfaces=sz["efa_interfaces"],
                 nvswitch=sz.get("nvswitch", fam.get("nvswitch", False)),
                 nvlsm=fam.get("nvlsm", False),
+                instance_store=bool(fam["instance_store"]),
                 on_demand_price=on_demand.get(name),
             )
     prices = raw["prices"]

@@ -176,6 +176,8 @@ class PoolPlan:
     """EFA interfaces the launch template attaches: what every instance type of the pool has."""
     fabric_manager: bool
     """Some instance type has NVSwitch, so NVIDIA fabric manager runs with the driver."""
+    instance_store: Optional[str]
+    """raid0: nodeadm builds the NVMe instance-store disks into one RAID0 volume at boot; None: left alone."""
     kubelet_config: Mapping[str, Any]
     """KubeletConfiguration fields the pool's nodes set (CPU and NUMA alignment, core/kubelet.py); {} for none."""
     ansible_vars: Mapping[str, Any]
@@ -417,6 +419,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
         efa=pool.efa,
         efa_interfaces=min(t.efa_interfaces for t in catalog) if pool.efa else 0,
         fabric_manager=fabric_manager,
+        instance_store=pool.instance_store,
         kubelet_config=MappingProxyType(dict(kubelet_config(
             pool.cpu_alignment.topology_policy if pool.cpu_alignment else None,
             pool.cpu_alignment.reserved_cpus if pool.cpu_alignment else None,

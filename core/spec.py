@@ -437,6 +437,13 @@ class NodePoolSpec(SizedPool):
         "manager policy on the pool's kubelets. Tenants request whole CPUs with requests equal to limits "
         "(Guaranteed QoS) there; the placement guide says so.",
     )
+    instance_store: Optional[Literal["raid0"]] = Field(
+        None,
+        description="raid0: the instance's NVMe instance-store disks as one RAID0 volume holding the kubelet's and "
+        "containerd's state and the pod logs (datasets, image layers), built by nodeadm at boot (NodeConfig "
+        "localStorage RAID0). AL2023 pools whose every instance type has instance storage. Its contents do not "
+        "survive a stop.",
+    )
     disk_gib: int = Field(200, ge=20, le=16384, alias="diskGiB", description="Encrypted gp3 root volume size.")
     labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
@@ -613,6 +620,12 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
         if len(models) > 1:
             errors.append((f"{where}.instanceTypes", f"pool mixes GPU models {', '.join(models)}; a pool has one GPU model"))
         errors += _os_errors(spec, pool, where)
+        if pool.instance_store is not None:
+            if pool.os in UBUNTU_OS:
+                errors.append((f"{where}.instanceStore", "AL2023 pools only: nodeadm builds the RAID0 volume; "
+                               "Canonical's AMI has no equivalent gpu-fleet drives yet"))
+            errors += [(f"{where}.instanceTypes[{j}]", f"'{t.name}' has no NVMe instance storage (instanceStore: "
+                        f"{pool.instance_store})") for j, t in enumerate(catalog) if not t.instance_store]
         if pool.os in UBUNTU_OS and pool.cpu_alignment is not None and pool.cpu_alignment.reserved_cpus is not None:
             errors.append((f"{where}.cpuAlignment.reservedCpus", "AL2023 pools only: on Ubuntu the static CPU manager "
                            "reserves the CPUs bootstrap.sh sets aside for the kubelet (leave reservedCpus unset)"))

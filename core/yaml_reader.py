@@ -98,5 +98,6 @@ def load(raw: bytes) -> Any:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
+        # A reader error (a control character) has no problem, and its text spans lines: one line, always.
+        problem = " ".join((getattr(error, "problem", None) or str(error)).split())
         raise ValueError(f"not valid YAML: {where}{problem}") from None

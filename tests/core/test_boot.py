@@ -58,6 +58,7 @@ def ubuntu_prod(release: str = "ubuntu-24.04"):
     for pool in config["nodePools"]:
         pool.update(os=release, amiId="ami-0123456789abcdef0")
         pool.get("cpuAlignment", {}).pop("reservedCpus", None)  # AL2023 only
+        pool.pop("instanceStore", None)  # AL2023 only
     return plan_of(config)
 
 

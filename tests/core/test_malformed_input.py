@@ -212,3 +212,12 @@ def test_render_refuses_a_file_or_a_non_empty_directory_unless_clean(gpufleet, t
     result = gpufleet("render", "--config", str(config), "--out", str(tmp_path / "out"), "--clean")
     assert result.returncode == 0, result.stderr
     assert not stale.exists() and (tmp_path / "out" / "user-data" / "dev-a10g.mime").exists()
+
+
+def test_a_control_character_is_a_one_line_error(tmp_path):
+    """PyYAML's reader error for a special character spans two lines (`in "<unicode string>", position N`)."""
+    path = tmp_path / "Pulumi.ctl.yaml"
+    path.write_bytes(b"config:\n  gpu-fleet:cluster: {mode: existing, name: a\x11b}\n")
+    with pytest.raises(SpecError) as error:
+        load_stack_file(path)
+    assert "\n" not in str(error.value) and "special characters are not allowed" in str(error.value)

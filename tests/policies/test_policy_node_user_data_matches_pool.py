@@ -76,8 +76,18 @@ def test_a_taint_dropped_from_registration_fails():
 
 def test_a_node_config_that_sets_more_than_flags_and_runtime_fails():
     group, template = pair("inference-l4")
-    text = user_data(template).replace("spec:\n  kubelet:", "spec:\n  instance:\n    localStorage: {strategy: RAID0}\n  kubelet:")
-    assert any("more than the kubelet's flags" in m for m in messages(POLICY, group, with_user_data(template, text)))
+    text = user_data(template).replace("spec:\n  kubelet:", "spec:\n  cluster:\n    name: elsewhere\n  kubelet:")
+    assert any("sets more than local storage, the kubelet's flags" in m
+               for m in messages(POLICY, group, with_user_data(template, text)))
+
+
+def test_a_local_storage_strategy_the_fleet_does_not_write_fails():
+    """nodeadm's strategies are RAID0, RAID10 and Mount (awslabs/amazon-eks-ami nodeadm/api/v1alpha1/
+    nodeconfig_types.go); gpu-fleet writes RAID0 only, for pools with instanceStore: raid0."""
+    group, template = pair("inference-l4")
+    text = user_data(template).replace("spec:\n  kubelet:", "spec:\n  instance:\n    localStorage: {strategy: Mount}\n  kubelet:")
+    assert any("not a local storage strategy gpu-fleet writes" in m
+               for m in messages(POLICY, group, with_user_data(template, text)))
 
 
 @pytest.mark.parametrize("change", [
