@@ -225,6 +225,8 @@ class PoolPlan:
             "driverVersion": self.driver_version,
             "sharing": self.sharing.model_dump(by_alias=True, exclude_none=True),
             "efa": self.efa,
+            **({"instanceStore": self.instance_store} if self.instance_store else {}),
+            **({"kubeletConfig": dict(self.kubelet_config)} if self.kubelet_config else {}),
             "labels": dict(self.labels),
             "taints": [t.as_kubernetes() for t in self.taints],
             "managedBy": self.managed_by,

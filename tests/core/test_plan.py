@@ -148,6 +148,15 @@ def test_inventory_is_the_serialized_pool_plans(stack):
         assert entry["managedBy"] == ("gpu-fleet" if plan.cluster.mode == "eks" else "existing")
         # What a node advertises (the local cluster's simulated nodes are given exactly this).
         assert (entry["gpuResource"], entry["gpuUnitsPerNode"]) == (pool.gpu_resource, pool.gpu_units_per_node)
+        # What the kubelet and the disks are set up for, where the pool asks (prod: both on its H100 pools).
+        assert entry.get("kubeletConfig", {}) == dict(pool.kubelet_config)
+        assert entry.get("instanceStore") == pool.instance_store
+
+
+def test_prod_publishes_its_aligned_and_raid0_pools():
+    inventory = {e["name"]: e for e in plan_of(stack_config("prod")).pool_inventory()}
+    assert inventory["inference-h100"]["kubeletConfig"]["topologyManagerPolicy"] == "single-numa-node"
+    assert inventory["training-h100"]["instanceStore"] == "raid0"
 
 
 # --- tenants ----------------------------------------------------------------------------
