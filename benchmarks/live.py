@@ -55,8 +55,7 @@ def local_fleet_config(scale: int, nodes: int) -> dict:
 
 def timed(engine: LocalEngine, *args: str, cwd: Path | None = None) -> float:
     started = time.monotonic()
-    result = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=cwd or engine.project, env=engine.env,
-                            capture_output=True, text=True, timeout=UP_TIMEOUT_S)
+    result = engine.pulumi(*args, timeout=UP_TIMEOUT_S, cwd=cwd)
     elapsed = time.monotonic() - started
     if result.returncode != 0:
         raise SystemExit(f"pulumi {' '.join(args)} failed:\n{output_of(result)}")
@@ -65,8 +64,9 @@ def timed(engine: LocalEngine, *args: str, cwd: Path | None = None) -> float:
 
 def kubernetes_objects(engine: LocalEngine) -> int:
     """The Kubernetes objects in the fleet's state (providers excluded): the floor registers as many."""
-    exported = subprocess.run(["pulumi", "stack", "export", "--stack", STACK], cwd=engine.project, env=engine.env,
-                              capture_output=True, text=True, check=True)
+    exported = engine.pulumi("stack", "export", "--stack", STACK)
+    if exported.returncode != 0:
+        raise SystemExit(f"pulumi stack export failed:\n{output_of(exported)}")
     resources = json.loads(exported.stdout)["deployment"].get("resources", [])
     return sum(1 for r in resources if r["type"].startswith("kubernetes:"))
 

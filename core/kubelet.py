@@ -60,9 +60,9 @@ CONFIG_FIELDS = (*CONFIG_FLAGS, "reservedSystemCPUs", *RESERVED_CGROUP_KEYS)
 
 
 def kubelet_config_flags(config: Mapping[str, Any]) -> list[str]:
-    """The same settings as kubelet flags, for bootstrap.sh's --kubelet-extra-args (Ubuntu pools). Canonical's
-    /etc/eks/bootstrap.sh is Amazon's AL2 bootstrap.sh adapted, which reserves kubelet CPU (kubeReserved cpu in
-    kubelet-config.json), so the static policy has its reservation there too."""
+    """The same settings as kubelet flags, for bootstrap.sh's --kubelet-extra-args (Ubuntu pools). The static
+    policy's reservation there is the kubeReserved cpu of Canonical's /etc/eks/bootstrap.sh, Amazon's AL2
+    bootstrap.sh adapted; no test here reads Canonical's script, so README names the check on a node."""
     if set(config) - set(CONFIG_FLAGS):  # the spec keeps reservedCpus off Ubuntu pools
         raise ValueError(f"no bootstrap.sh flags for {sorted(set(config) - set(CONFIG_FLAGS))}")
     return [f"{flag}={config[key]}" for key, flag in CONFIG_FLAGS.items() if key in config]

@@ -23,6 +23,8 @@ import yaml
 from .targets import UsageError
 
 
+MERGE_PATCH = "application/merge-patch+json"
+
 @dataclass
 class Response:
     status: int
@@ -143,6 +145,10 @@ class KubeClient:
 
     def post(self, path: str, body: dict, **kwargs) -> Response:
         return self.request("POST", path, body, **kwargs)
+
+    def merge_patch(self, path: str, body: dict, **kwargs) -> Response:
+        """A JSON merge patch (RFC 7386): maps merge, lists and scalars replace, null deletes."""
+        return self.request("PATCH", path, body, content_type=MERGE_PATCH, **kwargs)
 
 
 def _json(raw: bytes) -> dict:

@@ -30,7 +30,6 @@ SYSTEM_NODES = 2
 SYSTEM_INSTANCE_TYPE = "m6i.large"
 # What every simulated node offers besides its GPUs (the facts carry no vCPU or memory sizes).
 NODE_RESOURCES = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"}
-MERGE_PATCH = "application/merge-patch+json"
 
 
 def node(name: str, instance_type: str, labels: dict, taints: list[dict], resources: dict) -> dict:
@@ -81,11 +80,9 @@ def apply(client: KubeClient, nodes: list[dict]) -> None:
         created = client.post("/api/v1/nodes", obj)
         if created.status == 409:  # from an earlier start: make it what the plan says now
             meta = {k: obj["metadata"][k] for k in ("labels", "annotations")}
-            patched = client.request("PATCH", f"/api/v1/nodes/{name}", {"metadata": meta, "spec": obj["spec"]},
-                                     content_type=MERGE_PATCH)
+            patched = client.merge_patch(f"/api/v1/nodes/{name}", {"metadata": meta, "spec": obj["spec"]})
             if patched.ok:
-                patched = client.request("PATCH", f"/api/v1/nodes/{name}/status", {"status": obj["status"]},
-                                         content_type=MERGE_PATCH)
+                patched = client.merge_patch(f"/api/v1/nodes/{name}/status", {"status": obj["status"]})
             created = patched
         if not created.ok:
             sys.exit(f"node {name}: {created.status} {created.message}")

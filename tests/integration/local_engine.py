@@ -128,8 +128,9 @@ class LocalEngine:
     env: dict[str, str]
     api: KubeApi
 
-    def pulumi(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.project, env=self.env,
+    def pulumi(self, *args: str, timeout: int = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """The CLI in the project (or another program's directory, cwd) with the engine's environment."""
+        return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=cwd or self.project, env=self.env,
                               capture_output=True, text=True, timeout=timeout)
 
     def cluster(self, command: str, timeout: int = 300) -> subprocess.CompletedProcess:

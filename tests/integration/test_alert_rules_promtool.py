@@ -54,11 +54,17 @@ def monitoring():
     return spec_of(stack_config("prod")).monitoring
 
 
-def run_promtool(promtool: str, tmp_path, monitoring, tests: list[dict]) -> subprocess.CompletedProcess:
+def run_promtool(promtool: str, tmp_path, monitoring, group: dict) -> subprocess.CompletedProcess:
+    """`promtool test rules` on the rendered rules with one test group (input_series, alert_rule_test)."""
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": alert_rule_groups(monitoring)}, allow_unicode=True))
-    suite = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
+    suite = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [{"interval": "1m", **group}]}
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite, allow_unicode=True, sort_keys=False))
     return subprocess.run([promtool, "test", "rules", "suite.yaml"], cwd=tmp_path, capture_output=True, text=True)
+
+
+def passes(promtool: str, tmp_path, monitoring, group: dict) -> None:
+    result = run_promtool(promtool, tmp_path, monitoring, group)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def rules(monitoring) -> dict[str, dict]:
@@ -70,8 +76,7 @@ def test_a_busy_mig_instance_is_not_idle_and_an_idle_one_is(promtool, tmp_path, 
     rule = rules(monitoring)["GpuAllocatedButIdle"]
     busy_pod = {**MIG_POD, "pod": "busy-0", "GPU_I_ID": "4"}
     steps = idle + 10
-    tests = [{
-        "interval": "1m",
+    passes(promtool, tmp_path, monitoring, {
         "input_series": [
             # What a MIG instance reports: the utilization field stays 0, the profiling metric shows the work.
             series("DCGM_FI_DEV_GPU_UTIL", busy_pod, f"0x{steps}"),
@@ -86,17 +91,14 @@ def test_a_busy_mig_instance_is_not_idle_and_an_idle_one_is(promtool, tmp_path, 
                 f"GPU 0 on gpu-node-1 is allocated but its engine was active under 1% of the time for {idle} minutes.",
             )]},
         ],
-    }]
-    result = run_promtool(promtool, tmp_path, monitoring, tests)
-    assert result.returncode == 0, result.stdout + result.stderr
+    })
 
 
 def test_a_hardware_xid_is_critical_once_and_resolves_with_its_window(promtool, tmp_path, monitoring):
     rule = rules(monitoring)["GpuXidHardwareError"]
     window = XID_WINDOW_MINUTES
     labels = {**NODE, "xid": "79"}  # 79: GPU has fallen off the bus
-    tests = [{
-        "interval": "1m",
+    passes(promtool, tmp_path, monitoring, {
         "input_series": [
             # The count of XID 79 over the window: one error at minute 2, gone after the window.
             series("DCGM_EXP_XID_ERRORS_COUNT", labels, f"0 0 1x{window - 1} 0x20"),
@@ -112,17 +114,14 @@ def test_a_hardware_xid_is_critical_once_and_resolves_with_its_window(promtool, 
             {"eval_time": f"{window + 4}m", "alertname": "GpuXidHardwareError", "exp_alerts": []},
             {"eval_time": "4m", "alertname": "GpuXidApplicationError", "exp_alerts": []},
         ],
-    }]
-    result = run_promtool(promtool, tmp_path, monitoring, tests)
-    assert result.returncode == 0, result.stdout + result.stderr
+    })
 
 
 @pytest.mark.parametrize("xid", load_facts().application_xids)
 def test_an_application_xid_is_informational(promtool, tmp_path, monitoring, xid):
     rule = rules(monitoring)["GpuXidApplicationError"]
     labels = {**NODE, "xid": str(xid)}
-    tests = [{
-        "interval": "1m",
+    passes(promtool, tmp_path, monitoring, {
         "input_series": [series("DCGM_EXP_XID_ERRORS_COUNT", labels, f"1x{XID_WINDOW_MINUTES}")],
         "alert_rule_test": [
             {"eval_time": "2m", "alertname": "GpuXidHardwareError", "exp_alerts": []},
@@ -131,16 +130,13 @@ def test_an_application_xid_is_informational(promtool, tmp_path, monitoring, xid
                 f"XID {xid} is caused by the application (illegal address, bad kernel, killed process); the GPU is healthy.",
             )]},
         ],
-    }]
-    result = run_promtool(promtool, tmp_path, monitoring, tests)
-    assert result.returncode == 0, result.stdout + result.stderr
+    })
 
 
 def test_a_hot_gpu_warns_after_five_minutes(promtool, tmp_path, monitoring):
     limit = monitoring.alerts.gpu_temperature_celsius
     rule = rules(monitoring)["GpuTemperatureHigh"]
-    tests = [{
-        "interval": "1m",
+    passes(promtool, tmp_path, monitoring, {
         "input_series": [series("DCGM_FI_DEV_GPU_TEMP", NODE, f"{limit - 10} {limit + 3}x10")],
         "alert_rule_test": [
             {"eval_time": "4m", "alertname": "GpuTemperatureHigh", "exp_alerts": []},
@@ -149,17 +145,14 @@ def test_a_hot_gpu_warns_after_five_minutes(promtool, tmp_path, monitoring):
                 f"Temperature {limit + 3}°C for 5 minutes; expect clock throttling.",
             )]},
         ],
-    }]
-    result = run_promtool(promtool, tmp_path, monitoring, tests)
-    assert result.returncode == 0, result.stdout + result.stderr
+    })
 
 
 def test_no_exporter_on_a_mig_only_cluster_warns(promtool, tmp_path, monitoring):
     """kube-state-metrics exports extended resources with `.`, `/` and `-` as `_` (kube-state-metrics
     docs/metrics/cluster/node-metrics.md, kube_node_status_capacity): a MIG pool under the `mixed` strategy has
     nvidia_com_mig_<profile> capacity and no nvidia_com_gpu."""
-    tests = [{
-        "interval": "1m",
+    passes(promtool, tmp_path, monitoring, {
         "input_series": [series("kube_node_status_capacity",
                                 {"node": "gpu-node-1", "resource": "nvidia_com_mig_3g_40gb", "unit": "integer"}, "2x20")],
         "alert_rule_test": [{"eval_time": "11m", "alertname": "DcgmExporterAbsent", "exp_alerts": [alert(
@@ -167,18 +160,14 @@ def test_no_exporter_on_a_mig_only_cluster_warns(promtool, tmp_path, monitoring)
             "No dcgm-exporter targets while the cluster has GPU nodes",
             "Prometheus scrapes no dcgm-exporter although kube-state-metrics reports GPU capacity.",
         )]}],
-    }]
-    result = run_promtool(promtool, tmp_path, monitoring, tests)
-    assert result.returncode == 0, result.stdout + result.stderr
+    })
 
 
 def test_a_wrong_expectation_fails(promtool, tmp_path, monitoring):
     """The harness can fail: promtool rejects an alert the rules do not raise."""
-    tests = [{
-        "interval": "1m",
+    result = run_promtool(promtool, tmp_path, monitoring, {
         "input_series": [series("DCGM_FI_PROF_GR_ENGINE_ACTIVE", MIG_POD, "0.6x60")],
         "alert_rule_test": [{"eval_time": "59m", "alertname": "GpuAllocatedButIdle",
                              "exp_alerts": [{"exp_labels": {"severity": "info"}}]}],
-    }]
-    result = run_promtool(promtool, tmp_path, monitoring, tests)
+    })
     assert result.returncode != 0 and "GpuAllocatedButIdle" in result.stdout + result.stderr

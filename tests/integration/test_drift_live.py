@@ -38,7 +38,6 @@ pytestmark = pytest.mark.integration
 PLAN = plan_of(stack_config("local"))
 CRITICAL = next(t for t in PLAN.tenants if t.priority == "critical").name
 BATCH = next(t for t in PLAN.tenants if t.priority == "batch").name
-MERGE_PATCH = "application/merge-patch+json"
 HAND_EDITOR = "kubectl-edit"  # the field manager `kubectl edit` records
 
 
@@ -109,8 +108,7 @@ def test_hand_edits_to_the_guard_rails_are_put_back_by_up_refresh(deployed):
         if edit.patch is None:
             done = client.request("DELETE", edit.path)
         else:
-            done = client.request("PATCH", edit.path, edit.patch, content_type=MERGE_PATCH,
-                                  query={"fieldManager": HAND_EDITOR})
+            done = client.merge_patch(edit.path, edit.patch, query={"fieldManager": HAND_EDITOR})
         assert done.ok, (edit.what, done.status, done.message)
         if edit.patch is not None:
             assert edit.part(read(client, edit.path)) != declared[edit.what], f"{edit.what}: the edit changed nothing"
@@ -135,8 +133,8 @@ def test_fields_the_fleet_does_not_declare_stay_with_their_editor(deployed):
     """Force takes back the fleet's own fields only: a label an admin adds to a tenant namespace survives."""
     engine, client = deployed
     path = f"/api/v1/namespaces/{CRITICAL}"
-    added = client.request("PATCH", path, {"metadata": {"labels": {"example.com/cost-center": "42"}}},
-                           content_type=MERGE_PATCH, query={"fieldManager": HAND_EDITOR})
+    added = client.merge_patch(path, {"metadata": {"labels": {"example.com/cost-center": "42"}}},
+                               query={"fieldManager": HAND_EDITOR})
     assert added.ok, added.message
     up = engine.pulumi("up", "--refresh", "--yes", "--skip-preview", "--stack", "local", timeout=900)
     assert up.returncode == 0, output_of(up)

@@ -164,8 +164,7 @@ def test_cluster_dns_runs_on_the_system_pool_and_nowhere_else(cluster):
         placed = running(cluster, "kube-system", selector, 2)
         assert {p["spec"]["nodeName"] for p in placed} <= SYSTEM_NODES, placed
         for node in SYSTEM_NODES:
-            cordon = cluster.request("PATCH", f"/api/v1/nodes/{node}", {"spec": {"unschedulable": True}},
-                                     content_type="application/merge-patch+json")
+            cordon = cluster.merge_patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": True}})
             assert cordon.ok, cordon.message
         stray = _pod("coredns-stray", "kube-system", COREDNS_POD["containers"],
                      **{k: v for k, v in COREDNS_POD.items() if k != "containers"})
@@ -175,8 +174,7 @@ def test_cluster_dns_runs_on_the_system_pool_and_nowhere_else(cluster):
         assert f"{len(SYSTEM_NODES)} node(s) were unschedulable" in reason, reason
     finally:
         for node in SYSTEM_NODES:
-            cluster.request("PATCH", f"/api/v1/nodes/{node}", {"spec": {"unschedulable": False}},
-                            content_type="application/merge-patch+json")
+            cluster.merge_patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": False}})
         cluster.request("DELETE", "/apis/apps/v1/namespaces/kube-system/deployments/coredns")
         cluster.request("DELETE", "/api/v1/namespaces/kube-system/pods/gpufleet-probe-coredns-stray")
 
