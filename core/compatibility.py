@@ -8,10 +8,11 @@ packaging (facts.NvidiaVersion), never as strings; no driver floor is written he
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional, Union
+from typing import Iterable, Optional, Sequence, Union
 
 from packaging.version import InvalidVersion, Version
 
+from . import mig
 from .facts import Facts, Gpu, InstanceType, NvidiaVersion, load_facts
 
 VersionLike = Union[str, Version]
@@ -153,19 +154,35 @@ def mig_profiles(gpu: Gpu, instance_type: Optional[InstanceType] = None) -> tupl
     return tuple(seen)
 
 
-def mig_on(gpu: Gpu, profile: Optional[str], driver: Optional[VersionLike], instance_type: Optional[InstanceType] = None) -> Verdict:
-    """MIG only on MIG-capable GPUs, with a profile that exists for the part, on a driver >= the MIG floor."""
+def mig_on(
+    gpu: Gpu,
+    profile: Optional[str],
+    driver: Optional[VersionLike],
+    instance_type: Optional[InstanceType] = None,
+    profiles: Sequence[str] = (),
+) -> Verdict:
+    """MIG only on MIG-capable GPUs, with a profile (or a list of them, core.mig) that exists for the part and,
+    for a list, fits on it together, on a driver >= the MIG floor."""
     where = instance_type.name if instance_type is not None else gpu.model
     if gpu.mig is None:
         return _fail(f"{where} ({gpu.model}) does not support MIG: use time-slicing or exclusive sharing, or a MIG-capable GPU (A100, H100, H200, B200)")
     findings = []
     valid = mig_profiles(gpu, instance_type)
-    if profile is None:
+    asked = sorted(set(profiles)) or ([profile] if profile is not None else [])
+    if not asked:
         findings.append(Finding(False, f"MIG on {where} needs a profile, one of {', '.join(valid)}"))
-    elif profile not in valid:
-        findings.append(Finding(False, f"MIG profile '{profile}' does not exist on {where}: use one of {', '.join(valid)}"))
-    else:
-        findings.append(Finding(True, f"MIG profile {profile} exists on {where}"))
+    unknown = [p for p in asked if p not in valid]
+    for p in unknown:
+        findings.append(Finding(False, f"MIG profile '{p}' does not exist on {where}: use one of {', '.join(valid)}"))
+    if asked and not unknown:
+        findings.append(Finding(True, f"MIG profile{'s' if len(asked) > 1 else ''} {', '.join(asked)} exist{'' if len(asked) > 1 else 's'} on {where}"))
+        if profiles and instance_type is not None:
+            geometry = ", ".join(sorted(profiles))
+            if mig.fits(instance_type, profiles):
+                findings.append(Finding(True, f"MIG instances {geometry} fit on one GPU of {where}"))
+            else:
+                findings.append(Finding(False, f"MIG instances {geometry} do not fit on one GPU of {where} (7 compute and 8 "
+                                               "memory slices, NVIDIA's placements): drop or shrink some"))
     if driver is not None:
         driver_v = parse_version(driver)
         floor = gpu.mig.driver_floor

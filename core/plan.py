@@ -8,13 +8,15 @@ second time. The pool inventory the cluster publishes is the serialized PoolPlan
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional, Sequence
 
 from .access import PrincipalAccess, eks_access_plan
 from .facts import InstanceType
 from .kubelet import TOPOLOGY_MANAGER_POLICY, kubelet_config
+from .mig import config_label as mig_config_label
+from .mig import pool_geometry
 from .names import (
     CAPACITY_LABEL,
     DEVICE_PLUGIN_CONFIG_LABEL,
@@ -104,13 +106,11 @@ TIME_SLICING = "time-slicing"
 SHARED_MODES = frozenset({TIME_SLICING, "mig"})
 
 
-def mig_devices_per_gpu(catalog: Sequence[InstanceType], mode: Optional[str], profile: Optional[str]) -> tuple[str, ...]:
-    """The GPU instances each GPU of a MIG pool is partitioned into: as many of the pool's profile as
-    the GPU of every instance type holds (the device plugin then advertises one unit per instance,
-    under single and mixed alike); () when the pool does not use MIG or the profile is unknown."""
-    if mode != "mig" or not catalog or profile is None:
+def mig_devices_per_gpu(catalog: Sequence[InstanceType], sharing: SharingSpec) -> tuple[str, ...]:
+    """The GPU instances each GPU of a MIG pool is partitioned into (core.mig.pool_geometry); () without MIG."""
+    if sharing.mode != "mig":
         return ()
-    return (profile,) * min(t.mig_instances(profile) for t in catalog)
+    return pool_geometry(catalog, sharing.mig_profile, sharing.mig_profiles or ())
 
 
 def devices_per_gpu(mig_devices: Sequence[str]) -> int:
@@ -119,11 +119,16 @@ def devices_per_gpu(mig_devices: Sequence[str]) -> int:
     return len(mig_devices) or 1
 
 
-def gpu_resource(sharing: SharingSpec) -> str:
-    """The extended resource a pod requests on the pool: MIG mixed names it per profile."""
+def gpu_resources(sharing: SharingSpec, gpus: int, mig_devices: Sequence[str]) -> dict[str, int]:
+    """The extended resources a node advertises and the units of each (NVIDIA/k8s-device-plugin, README "Configuring
+    the NVIDIA device plugin", MIG strategies): nvidia.com/gpu per GPU, x replicas when time-sliced; under MIG
+    single one nvidia.com/gpu per MIG device; under mixed nvidia.com/mig-<profile> per device of each profile."""
+    if sharing.mode == TIME_SLICING:
+        return {GPU_RESOURCE: gpus * sharing.replicas}
     if sharing.mode == "mig" and sharing.effective_mig_strategy == "mixed":
-        return f"{MIG_RESOURCE_PREFIX}{sharing.mig_profile}"
-    return GPU_RESOURCE
+        profiles = mig_devices or sharing.mig_profiles or (sharing.mig_profile,)
+        return {f"{MIG_RESOURCE_PREFIX}{p}": gpus * mig_devices.count(p) for p in sorted(set(profiles))}
+    return {GPU_RESOURCE: gpus * devices_per_gpu(mig_devices)}
 
 
 @dataclass(frozen=True)
@@ -149,12 +154,9 @@ class PoolPlan:
     open_kernel_modules: bool
     """Open modules where asked for and where the architecture supports them (Turing and newer)."""
     sharing: SharingSpec
-    gpu_resource: str
-    """The extended resource a pod requests on the pool."""
-    gpu_units_per_node: int
-    """Units of gpu_resource a node advertises under the sharing mode: GPUs; GPUs x replicas when
-    time-sliced; GPUs x MIG instances per GPU on a MIG pool (nvidia.com/gpu under single,
-    nvidia.com/mig-<profile> under mixed)."""
+    gpu_resources: Mapping[str, int]
+    """The extended resources a node advertises and the units of each (gpu_resources): one resource but on a
+    MIG mixed pool with several profiles."""
     mig_devices: tuple[str, ...]
     """The GPU instances (profile names) each GPU is partitioned into at boot; () without MIG."""
     device_plugin_config: str
@@ -184,6 +186,11 @@ class PoolPlan:
     """The variables playbooks/site.yml takes for the pool (names documented in playbooks/README.md)."""
     managed_by: str
     """gpu-fleet where this stack creates the pool's nodes; existing where they already exist."""
+
+    @property
+    def gpu_resource(self) -> str:
+        """The resource a one-device pod requests: the pool's only one, or the first profile's of a mixed pool."""
+        return next(iter(self.gpu_resources))
 
     @property
     def tolerations(self) -> list[dict]:
@@ -220,8 +227,7 @@ class PoolPlan:
             "maxSize": self.max_size,
             "gpu": self.gpu,
             "gpusPerNode": self.gpus_per_node,
-            "gpuResource": self.gpu_resource,
-            "gpuUnitsPerNode": self.gpu_units_per_node,
+            "gpuResources": dict(self.gpu_resources),
             "driverVersion": self.driver_version,
             "sharing": self.sharing.model_dump(by_alias=True, exclude_none=True),
             "efa": self.efa,
@@ -239,11 +245,12 @@ class Placement:
 
     pool: str
     tolerations: tuple[dict, ...]
-    gpu_resource: str
+    gpu_resources: tuple[str, ...]
+    """The extended resources a pod may request there (several on a MIG mixed pool with several profiles)."""
     sharing: str
     priority_class: str
-    mig_device: Optional[str] = None
-    """On a MIG pool, what one unit of gpu_resource is: a GPU instance of this profile."""
+    mig_devices: Mapping[str, str] = field(default_factory=dict)
+    """On a MIG pool, resource -> the MIG profile one unit of it is; empty elsewhere."""
     topology_policy: Optional[str] = None
     """On a pool with CPU alignment: its topology manager policy (pods should be Guaranteed, whole CPUs)."""
 
@@ -347,12 +354,6 @@ def _ami_type(install: str, custom_ami: bool) -> Optional[str]:
     return NVIDIA_AMI_TYPE if install == "ami" else STANDARD_AMI_TYPE
 
 
-def _units_per_node(sharing: SharingSpec, gpus: int, per_gpu_devices: int) -> int:
-    if sharing.mode == TIME_SLICING:
-        return gpus * sharing.replicas
-    return gpus * per_gpu_devices
-
-
 def _labels(pool: NodePoolSpec, gpu: str, driver: str, owner: Optional[str]) -> dict[str, str]:
     labels = {
         POOL_LABEL: pool.name,
@@ -365,7 +366,7 @@ def _labels(pool: NodePoolSpec, gpu: str, driver: str, owner: Optional[str]) -> 
         SHARING_LABEL: pool.sharing.mode,
     }
     if pool.sharing.mode == "mig":
-        labels[MIG_CONFIG_LABEL] = f"all-{pool.sharing.mig_profile}"
+        labels[MIG_CONFIG_LABEL] = mig_config_label(pool.sharing.mig_profile, pool.sharing.mig_profiles or ())
     if owner is not None:
         labels[TENANT_LABEL] = owner
     return {**pool.labels, **labels}
@@ -390,7 +391,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
     open_modules = spec.drivers.open_kernel_modules and itype.gpu.architecture.open_kernel_modules
     fabric_manager = any(t.nvswitch for t in catalog)
     custom_ami = pool.os in UBUNTU_OS
-    mig_devices = mig_devices_per_gpu(catalog, pool.sharing.mode, pool.sharing.mig_profile)
+    mig_devices = mig_devices_per_gpu(catalog, pool.sharing)
     return PoolPlan(
         name=pool.name,
         instance_types=tuple(pool.instance_types),
@@ -406,8 +407,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
         driver_version=driver,
         open_kernel_modules=open_modules,
         sharing=pool.sharing,
-        gpu_resource=gpu_resource(pool.sharing),
-        gpu_units_per_node=_units_per_node(pool.sharing, per_node, devices_per_gpu(mig_devices)),
+        gpu_resources=MappingProxyType(gpu_resources(pool.sharing, per_node, mig_devices)),
         mig_devices=mig_devices,
         device_plugin_config=pool.name,
         dedicated_tenant=owner_name,
@@ -452,13 +452,22 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
 
 def _quota(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> dict[str, str]:
     """Extended resources only take a requests.* quota; every GPU resource of the tenant's pools."""
-    hard = {f"requests.{pools[name].gpu_resource}": str(tenant.gpu_quota) for name in tenant.pools}
+    hard = {f"requests.{r}": str(tenant.gpu_quota) for name in tenant.pools for r in pools[name].gpu_resources}
     hard[GPU_QUOTA_RESOURCE] = str(tenant.gpu_quota)
     if tenant.cpu_quota is not None:
         hard["requests.cpu"] = tenant.cpu_quota
     if tenant.memory_quota is not None:
         hard["requests.memory"] = tenant.memory_quota
     return dict(sorted(hard.items()))
+
+
+def _mig_devices_of_resources(pool: PoolPlan) -> dict[str, str]:
+    """On a MIG pool, the MIG profile one unit of each resource is; {} elsewhere."""
+    if not pool.mig_devices:
+        return {}
+    if pool.sharing.effective_mig_strategy == "mixed":
+        return {r: r.removeprefix(MIG_RESOURCE_PREFIX) for r in pool.gpu_resources}
+    return {GPU_RESOURCE: pool.mig_devices[0]}
 
 
 def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
@@ -478,10 +487,10 @@ def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
             Placement(
                 pool=name,
                 tolerations=tuple(pools[name].tolerations),
-                gpu_resource=pools[name].gpu_resource,
+                gpu_resources=tuple(pools[name].gpu_resources),
                 sharing=pools[name].sharing.mode,
                 priority_class=priority_class,
-                mig_device=pools[name].mig_devices[0] if pools[name].mig_devices else None,
+                mig_devices=MappingProxyType(_mig_devices_of_resources(pools[name])),
                 topology_policy=pools[name].kubelet_config.get(TOPOLOGY_MANAGER_POLICY),
             )
             for name in tenant.pools

@@ -20,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from .facts import InstanceType, load_facts
 from .kubelet import TOPOLOGY_POLICIES, parse_cpuset
 from .label_syntax import kubelet_refuses, label_value_error, qualified_name_error
+from .mig import PROFILE as MIG_PROFILE
 from .names import (
     AUTONAME_SUFFIX_LENGTH,
     IAM_ROLE_NAME_MAX,
@@ -195,6 +196,7 @@ LabelValue = Annotated[str, AfterValidator(_label_value)]
 TaintKey = Annotated[str, AfterValidator(_taint_key)]
 TenantName = Annotated[DnsLabel, AfterValidator(_tenant_name)]
 AmiId = Annotated[str, AfterValidator(_matching(_AMI_ID, "is not an AMI id (ami- and 8 or 17 hex digits)"))]
+MigProfileName = Annotated[str, AfterValidator(_matching(MIG_PROFILE, "is not a MIG profile (<compute>g.<memory>gb, e.g. 3g.40gb)"))]
 KubernetesVersion = Annotated[
     str, AfterValidator(_matching(_KUBERNETES_VERSION, "is not a Kubernetes version: write major.minor, e.g. 1.33"))
 ]
@@ -333,12 +335,19 @@ class SharingSpec(SpecModel):
     mig_strategy: Optional[Literal["single", "mixed"]] = Field(
         None, description="Device plugin MIG strategy. Only valid when mode is mig (default single)."
     )
-    mig_profile: Optional[str] = Field(
+    mig_profile: Optional[MigProfileName] = Field(
         None,
-        description="MIG profile such as 3g.40gb. Only valid, and required, when mode is mig. Every GPU is "
-        "partitioned at boot into as many instances of it as it holds (two 3g.40gb on an H100 80GB), and a node "
-        "advertises one unit per instance: nvidia.com/gpu under migStrategy single, nvidia.com/mig-<profile> under "
-        "mixed.",
+        description="MIG profile such as 3g.40gb: every GPU is partitioned at boot into as many instances of it as it "
+        "holds (two 3g.40gb on an H100 80GB), and a node advertises one unit per instance: nvidia.com/gpu under "
+        "migStrategy single, nvidia.com/mig-<profile> under mixed. With mode mig, give migProfile or migProfiles.",
+    )
+    mig_profiles: Optional[list[MigProfileName]] = Field(
+        None,
+        min_length=1,
+        max_length=7,
+        description="Under migStrategy mixed, the GPU instances every GPU is partitioned into, e.g. [1g.10gb, 1g.10gb, "
+        "2g.20gb, 3g.40gb] on an H100 80GB (NVIDIA's balanced geometry); they must fit on the GPU together (NVIDIA "
+        "MIG user guide placements). A node advertises nvidia.com/mig-<profile> for each profile, GPUs x its count.",
     )
 
     @model_validator(mode="after")
@@ -347,11 +356,15 @@ class SharingSpec(SpecModel):
             raise ValueError("time-slicing needs 'replicas' (2 or more pods per GPU)")
         if self.mode != "time-slicing" and self.replicas is not None:
             raise ValueError("'replicas' is only valid when mode is time-slicing")
-        if self.mode == "mig":
-            if self.mig_profile is None:
-                raise ValueError("mig needs 'migProfile' (e.g. 1g.10gb)")
-        elif self.mig_strategy is not None or self.mig_profile is not None:
-            raise ValueError("'migStrategy' and 'migProfile' are only valid when mode is mig")
+        if self.mode != "mig":
+            if self.mig_strategy is not None or self.mig_profile is not None or self.mig_profiles is not None:
+                raise ValueError("'migStrategy', 'migProfile' and 'migProfiles' are only valid when mode is mig")
+            return self
+        if (self.mig_profile is None) == (self.mig_profiles is None):
+            raise ValueError("mig needs one of 'migProfile' (e.g. 1g.10gb) or 'migProfiles' (a list, migStrategy mixed)")
+        if self.mig_profiles is not None and self.mig_strategy != "mixed":
+            raise ValueError("'migProfiles' needs migStrategy mixed: under single every MIG device of a node is one "
+                             "profile (use migProfile)")
         return self
 
     @property

@@ -135,7 +135,7 @@ def probes(plan: FleetPlan, tenant: TenantPlan, remaining_gpus: Optional[int] = 
     """
     ns = tenant.name
     first = tenant.placements[0]
-    resource = first.gpu_resource
+    resource = first.gpu_resources[0]
     placement = {"nodeSelector": first.node_selector, "tolerations": [dict(t) for t in first.tolerations]}
     own_class = tenant.priority_class
     room = tenant.gpu_quota if remaining_gpus is None else remaining_gpus
@@ -251,8 +251,8 @@ def review(client: KubeClient, cell: Access) -> tuple[Optional[bool], str]:
 
 
 def remaining_gpus(client: KubeClient, tenant: TenantPlan) -> tuple[Optional[int], str]:
-    """What the tenant's quota still allows of its first pool's GPU resource (None when unknown)."""
-    resource = f"requests.{tenant.placements[0].gpu_resource}"
+    """What the tenant's quota still allows of its first pool's first GPU resource (None when unknown)."""
+    resource = f"requests.{tenant.placements[0].gpu_resources[0]}"
     reply = client.get(f"/api/v1/namespaces/{tenant.name}/resourcequotas/{TENANT_QUOTA}")
     if not reply.ok:
         return None, f"ResourceQuota {tenant.name}/{TENANT_QUOTA}: {reply.status} {reply.message}"

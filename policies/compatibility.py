@@ -139,20 +139,20 @@ def _mig_findings(pool: Pool) -> Iterable[str]:
     targets = catalog or ([None] if pool.gpu is not None else [])
     for itype in targets:
         gpu = itype.gpu if itype is not None else pool.gpu
-        verdict = _verdict(lambda: compat.mig_on(gpu, pool.mig_profile, pool.driver, itype))
+        verdict = _verdict(lambda: compat.mig_on(gpu, pool.mig_profile, pool.driver, itype, pool.mig_profiles))
         if verdict is not None and not verdict.compatible:
             yield f"{pool.label}: " + "; ".join(verdict.reasons)
 
 
 mig_capable_gpu = pool_policy(
     name="mig-capable-gpu",
-    description="MIG sharing only on MIG-capable GPUs, with a profile that exists for the GPU's memory size and a driver at or above the MIG floor.",
+    description="MIG sharing only on MIG-capable GPUs, with profiles that exist for the GPU's memory size (and, for a list, fit on one GPU together) and a driver at or above the MIG floor.",
     judge=_mig_findings,
     severity=Severity.HIGH,
     remediation_steps=(
         "Use sharing.mode mig only on A100/H100/H200/B200 instance types, with a migProfile listed for that "
-        "type's GPU memory in core/data/gpu-facts.yaml (label nvidia.com/mig.config: all-<profile>); otherwise use "
-        "time-slicing or exclusive."
+        "type's GPU memory in core/data/gpu-facts.yaml (label nvidia.com/mig.config: all-<profile>), or migProfiles "
+        "that fit on one GPU together (custom-<count>x<profile>_...); otherwise use time-slicing or exclusive."
     ),
 )
 

@@ -8,13 +8,13 @@ the same reading applies.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from core import names
 from core.facts import Gpu, InstanceType, load_facts
-from core.plan import SHARED_MODES, Taint, devices_per_gpu, gpus_per_node, mig_devices_per_gpu
+from core.mig import parse_config_label, pool_geometry
+from core.plan import SHARED_MODES, Taint, devices_per_gpu, gpus_per_node
 
 from . import resource_types
 from .props import annotations, as_int, get, items, labels, mapping, parse_document, split_list
@@ -32,6 +32,7 @@ class Pool:
     workload: Optional[str]
     sharing: Optional[str]
     mig_profile: Optional[str]
+    mig_profiles: tuple[str, ...]  # an explicit geometry (migProfiles), () for a uniform one
     replicas: Optional[int]  # time-slicing replicas, where the inventory says
     max_size: Optional[int]
     taints: list[Taint]
@@ -67,7 +68,9 @@ class Pool:
         catalog = self.catalog
         if not catalog:
             return None
-        return gpus_per_node(catalog) * devices_per_gpu(mig_devices_per_gpu(catalog, self.sharing, self.mig_profile))
+        if self.sharing != "mig":
+            return gpus_per_node(catalog)
+        return gpus_per_node(catalog) * devices_per_gpu(pool_geometry(catalog, self.mig_profile, self.mig_profiles))
 
     @property
     def shared(self) -> bool:
@@ -116,9 +119,6 @@ class Fleet:
         return self._by_namespace.get((resource_type, namespace), [])
 
 
-_MIG_CONFIG = re.compile(r"^all-(?P<profile>\d+g\.\d+gb)$")
-
-
 def _taints(raw: Iterable[Any]) -> list[Taint]:
     found = []
     for taint in raw:
@@ -129,9 +129,9 @@ def _taints(raw: Iterable[Any]) -> list[Taint]:
     return found
 
 
-def mig_profile_of(pool_labels: dict) -> Optional[str]:
-    match = _MIG_CONFIG.fullmatch(str(pool_labels.get(names.MIG_CONFIG_LABEL, "")))
-    return match.group("profile") if match else None
+def mig_geometry_of(pool_labels: dict) -> tuple[Optional[str], tuple[str, ...]]:
+    """(migProfile, migProfiles) as the pool's nvidia.com/mig.config label names them (core.mig.config_label)."""
+    return parse_config_label(str(pool_labels.get(names.MIG_CONFIG_LABEL, "")))
 
 
 def pool_from_node_group(resource_type: str, props: Any, urn: str, name: str) -> Pool:
@@ -151,7 +151,8 @@ def pool_from_node_group(resource_type: str, props: Any, urn: str, name: str) ->
         capacity=capacity,
         workload=lbl.get(names.WORKLOAD_LABEL),
         sharing=lbl.get(names.SHARING_LABEL),
-        mig_profile=mig_profile_of(lbl),
+        mig_profile=mig_geometry_of(lbl)[0],
+        mig_profiles=mig_geometry_of(lbl)[1],
         replicas=None,
         max_size=as_int(get(props, "scalingConfig", "maxSize")),
         taints=_taints(items(props, "taints")),
@@ -188,7 +189,8 @@ def pools_from_inventory(props: Any, urn: str) -> list[Pool]:
                 capacity=entry.get("capacity") or (names.SPOT if entry.get("capacityType") == "SPOT" else "on-demand"),
                 workload=entry.get("workload") or lbl.get(names.WORKLOAD_LABEL),
                 sharing=sharing.get("mode") or lbl.get(names.SHARING_LABEL),
-                mig_profile=sharing.get("migProfile") or mig_profile_of(lbl),
+                mig_profile=sharing.get("migProfile") or mig_geometry_of(lbl)[0],
+                mig_profiles=tuple(sorted(str(p) for p in items(sharing, "migProfiles"))) or mig_geometry_of(lbl)[1],
                 replicas=as_int(sharing.get("replicas")),
                 max_size=as_int(entry.get("maxSize")),
                 taints=_taints(entry.get("taints") or []),

@@ -54,7 +54,7 @@ def node(name: str, instance_type: str, labels: dict, taints: list[dict], resour
 
 
 def pool_nodes(pool: PoolPlan) -> list[dict]:
-    resources = {**NODE_RESOURCES, pool.gpu_resource: str(pool.gpu_units_per_node)}
+    resources = {**NODE_RESOURCES, **{r: str(units) for r, units in pool.gpu_resources.items()}}
     taints = [t.as_kubernetes() for t in pool.taints]
     return [
         node(f"{pool.name}-{i}", pool.instance_types[0], dict(pool.labels), taints, resources)

@@ -129,9 +129,9 @@ def placement(tenant: TenantPlan) -> dict[str, dict]:
         p.pool: {
             "nodeSelector": p.node_selector,
             "tolerations": [dict(t) for t in p.tolerations],
-            "gpuResource": p.gpu_resource,
+            "gpuResources": list(p.gpu_resources),
             "sharing": p.sharing,
-            **({"migDevice": p.mig_device} if p.mig_device else {}),
+            **({"migDevices": dict(p.mig_devices)} if p.mig_devices else {}),
             **({"cpuAlignment": cpu_alignment_guide(p.topology_policy)} if p.topology_policy else {}),
             "priorityClassName": p.priority_class,
         }

@@ -128,13 +128,14 @@ def test_fabric_manager_only_on_nvswitch_types():
 def test_units_a_node_advertises_follow_the_sharing_mode():
     plan = plan_of(stack_config("local"))
     l4 = plan.pool("inference-l4")  # time-slicing, 4 replicas per GPU
-    assert (l4.gpu_resource, l4.gpu_units_per_node) == ("nvidia.com/gpu", l4.gpus_per_node * 4)
-    a100 = plan.pool("training-a100")  # MIG mixed: slices are advertised by profile name
-    assert a100.gpu_resource == "nvidia.com/mig-1g.5gb" and a100.shared
+    assert dict(l4.gpu_resources) == {"nvidia.com/gpu": l4.gpus_per_node * 4}
     config = stack_config("local")
+    config["nodePools"][1]["sharing"] = {"mode": "mig", "migStrategy": "mixed", "migProfile": "1g.5gb"}
+    a100 = plan_of(config).pool("training-a100")  # MIG mixed: slices are advertised by profile name
+    assert dict(a100.gpu_resources) == {"nvidia.com/mig-1g.5gb": 8 * 7} and a100.shared
     config["nodePools"][1]["sharing"] = {"mode": "mig", "migStrategy": "single", "migProfile": "1g.5gb"}
     single = plan_of(config).pool("training-a100")  # MIG single: slices are advertised as nvidia.com/gpu
-    assert single.gpu_resource == "nvidia.com/gpu" and single.gpu_units_per_node == a100.gpu_units_per_node
+    assert dict(single.gpu_resources) == {"nvidia.com/gpu": 8 * 7}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -147,7 +148,7 @@ def test_inventory_is_the_serialized_pool_plans(stack):
         assert entry["taints"] == [t.as_kubernetes() for t in pool.taints]
         assert entry["managedBy"] == ("gpu-fleet" if plan.cluster.mode == "eks" else "existing")
         # What a node advertises (the local cluster's simulated nodes are given exactly this).
-        assert (entry["gpuResource"], entry["gpuUnitsPerNode"]) == (pool.gpu_resource, pool.gpu_units_per_node)
+        assert entry["gpuResources"] == dict(pool.gpu_resources)
         # What the kubelet and the disks are set up for, where the pool asks (prod: both on its H100 pools).
         assert entry.get("kubeletConfig", {}) == dict(pool.kubelet_config)
         assert entry.get("instanceStore") == pool.instance_store
@@ -178,7 +179,8 @@ def test_quota_covers_mixed_mig_resources():
     config["nodePools"][1]["sharing"] = {"mode": "mig", "migStrategy": "mixed", "migProfile": "1g.5gb"}
     research = plan_of(config).tenants[1]
     assert dict(research.quota) == {"requests.nvidia.com/gpu": "8", "requests.nvidia.com/mig-1g.5gb": "8"}
-    assert research.placements[0].gpu_resource == "nvidia.com/mig-1g.5gb"
+    assert research.placements[0].gpu_resources == ("nvidia.com/mig-1g.5gb",)
+    assert dict(research.placements[0].mig_devices) == {"nvidia.com/mig-1g.5gb": "1g.5gb"}
 
 
 def test_placements_carry_each_pool_tolerations_and_the_tenant_priority_class():
@@ -215,7 +217,7 @@ def test_mig_pools_plan_the_devices_the_device_plugin_advertises(strategy, resou
     plan = plan_of(config)
     pool = plan.pool("h100-mig")
     assert pool.mig_devices == ("3g.40gb", "3g.40gb")
-    assert pool.gpu_resource == resource and pool.gpu_units_per_node == 16
+    assert dict(pool.gpu_resources) == {resource: 16}
     assert pool.devices(pool.max_size) == 32 and pool.ansible_vars["nvidia_mig_devices"] == ["3g.40gb", "3g.40gb"]
     assert plan.tenant("slices").quota[f"requests.{resource}"] == "32"
     # 32 slices on two nodes of 8 GPUs x 2 instances: exactly the capacity, not oversubscribed 4x.
@@ -244,3 +246,28 @@ def test_ubuntu_pools_skip_the_loaded_runtime_check():
     plan = plan_of(stack_config("staging"))
     assert plan.pool("inference-l4-ubuntu").ansible_vars["gpu_verify_check_container_runtime"] is False
     assert plan.pool("inference-l4").ansible_vars["gpu_verify_check_container_runtime"] is True
+
+
+def test_a_mixed_geometry_advertises_one_resource_per_profile():
+    """NVIDIA/k8s-device-plugin (README, MIG strategies): under mixed each MIG device is advertised as
+    nvidia.com/mig-<profile>, so a node of 8 H100 partitioned as NVIDIA's balanced geometry (2 x 1g.10gb,
+    2g.20gb, 3g.40gb; NVIDIA/mig-parted pkg/mig/builder/balanced_test.go) advertises 16, 8 and 8."""
+    config = stack_config("dev")
+    balanced = ["3g.40gb", "1g.10gb", "2g.20gb", "1g.10gb"]
+    config["nodePools"].append({"name": "h100-mixed", "instanceTypes": ["p5.48xlarge"], "workload": "inference",
+                                "minSize": 0, "maxSize": 2, "driverVersion": "570.133.20",
+                                "sharing": {"mode": "mig", "migStrategy": "mixed", "migProfiles": balanced}})
+    config["tenants"].append({"name": "slices", "gpuQuota": 8, "pools": ["h100-mixed"]})
+    plan = plan_of(config)
+    pool = plan.pool("h100-mixed")
+    assert pool.mig_devices == ("1g.10gb", "1g.10gb", "2g.20gb", "3g.40gb")
+    assert pool.ansible_vars["nvidia_mig_devices"] == list(pool.mig_devices)
+    assert dict(pool.gpu_resources) == {"nvidia.com/mig-1g.10gb": 16, "nvidia.com/mig-2g.20gb": 8, "nvidia.com/mig-3g.40gb": 8}
+    assert pool.labels["nvidia.com/mig.config"] == "custom-2x1g.10gb_1x2g.20gb_1x3g.40gb"
+    assert pool.devices(pool.max_size) == 2 * 8 * 4
+    tenant = plan.tenant("slices")
+    assert {k: v for k, v in tenant.quota.items() if "mig-" in k} == {
+        "requests.nvidia.com/mig-1g.10gb": "8", "requests.nvidia.com/mig-2g.20gb": "8", "requests.nvidia.com/mig-3g.40gb": "8"}
+    [placement] = tenant.placements
+    assert dict(placement.mig_devices) == {"nvidia.com/mig-1g.10gb": "1g.10gb", "nvidia.com/mig-2g.20gb": "2g.20gb",
+                                           "nvidia.com/mig-3g.40gb": "3g.40gb"}

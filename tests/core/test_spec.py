@@ -118,8 +118,13 @@ def test_efa_needs_efa_capable_types():
     [
         ({"mode": "time-slicing"}, "time-slicing needs 'replicas'"),
         ({"mode": "exclusive", "replicas": 4}, "'replicas' is only valid when mode is time-slicing"),
-        ({"mode": "mig"}, "mig needs 'migProfile'"),
-        ({"mode": "exclusive", "migProfile": "1g.10gb"}, "'migStrategy' and 'migProfile' are only valid when mode is mig"),
+        ({"mode": "mig"}, "mig needs one of 'migProfile' (e.g. 1g.10gb) or 'migProfiles'"),
+        ({"mode": "mig", "migProfile": "1g.10gb", "migProfiles": ["1g.10gb"], "migStrategy": "mixed"}, "mig needs one of"),
+        ({"mode": "mig", "migProfiles": ["1g.10gb", "3g.40gb"]}, "'migProfiles' needs migStrategy mixed"),
+        ({"mode": "mig", "migStrategy": "mixed", "migProfiles": []}, "migProfiles: list should have at least 1 item"),
+        ({"mode": "mig", "migProfile": "3g.40gb; reboot"}, "is not a MIG profile (<compute>g.<memory>gb"),
+        ({"mode": "mig", "migStrategy": "mixed", "migProfiles": ["1g.10gb", "$(id)"]}, "is not a MIG profile"),
+        ({"mode": "exclusive", "migProfile": "1g.10gb"}, "'migStrategy', 'migProfile' and 'migProfiles' are only valid when mode is mig"),
         ({"mode": "mps"}, "input should be 'exclusive', 'time-slicing' or 'mig', got \"mps\""),
     ],
 )

@@ -102,14 +102,21 @@ def unschedulable_reason(client: KubeClient, namespace: str, name: str) -> str:
     return wait_for(f"{namespace}/{name} reported unschedulable", check)
 
 
-def tenant_gpu_pod(client: KubeClient, tenant: str, pool: str, name: str, *, priority_class: str | None = None,
-                   units: int = 1) -> dict:
-    """A GPU pod exactly as the tenant's placement guide (its gpufleet-placement ConfigMap) says."""
+def placement_guide(client: KubeClient, tenant: str, pool: str) -> dict:
+    """The tenant's placement guide for the pool, as its gpufleet-placement ConfigMap publishes it."""
     reply = client.get(f"/api/v1/namespaces/{tenant}/configmaps/{PLACEMENT_CONFIGMAP}")
     assert reply.ok, reply.message
-    guide = json.loads(reply.body["data"][PLACEMENT_KEY])[pool]
+    return json.loads(reply.body["data"][PLACEMENT_KEY])[pool]
+
+
+def tenant_gpu_pod(client: KubeClient, tenant: str, pool: str, name: str, *, priority_class: str | None = None,
+                   units: int = 1, resource: str | None = None) -> dict:
+    """A GPU pod exactly as the tenant's placement guide says (its first GPU resource unless one is named)."""
+    guide = placement_guide(client, tenant, pool)
+    resource = resource or guide["gpuResources"][0]
+    assert resource in guide["gpuResources"], (resource, guide["gpuResources"])
     count = str(units)
-    resources = {"limits": {guide["gpuResource"]: count}, "requests": {guide["gpuResource"]: count}}
+    resources = {"limits": {resource: count}, "requests": {resource: count}}
     pod = _pod(name, tenant, [_container(resources)], nodeSelector=guide["nodeSelector"],
                tolerations=guide["tolerations"], priorityClassName=priority_class or guide["priorityClassName"])
     pod["metadata"]["labels"]["gpufleet.io/test"] = name.rsplit("-", 1)[0]
@@ -181,14 +188,17 @@ def test_cluster_dns_runs_on_the_system_pool_and_nowhere_else(cluster):
 
 @pytest.mark.parametrize("tenant", [t.name for t in PLAN.tenants])
 def test_a_pod_from_the_placement_guide_runs_on_the_tenants_pool(cluster, tenant):
+    """One pod per GPU resource the guide names (a MIG mixed pool names one per profile: team-research's A100
+    pool advertises mig-1g.5gb, mig-2g.10gb and mig-3g.20gb), each bound to a node of the pool."""
     plan = PLAN.tenant(tenant)
     for pool in plan.pools:
-        pod = tenant_gpu_pod(cluster, tenant, pool, f"placed-{pool}")
-        created = create_as_tenant(cluster, tenant, pod)
-        assert created.ok, created.message
-        placed = running(cluster, tenant, f"gpufleet.io/probe=placed-{pool}", 1)
-        assert POOL_OF_NODE[placed[0]["spec"]["nodeName"]] == pool
-        delete_pods(cluster, tenant, f"gpufleet.io/probe=placed-{pool}")
+        for i, resource in enumerate(placement_guide(cluster, tenant, pool)["gpuResources"]):
+            name = f"placed-{pool}-{i}"
+            created = create_as_tenant(cluster, tenant, tenant_gpu_pod(cluster, tenant, pool, name, resource=resource))
+            assert created.ok, created.message
+            placed = running(cluster, tenant, f"gpufleet.io/probe={name}", 1)
+            assert POOL_OF_NODE[placed[0]["spec"]["nodeName"]] == pool
+            delete_pods(cluster, tenant, f"gpufleet.io/probe={name}")
 
 
 def test_another_tenants_dedicated_pool_is_out_of_reach(cluster):
@@ -242,7 +252,7 @@ def test_a_critical_pod_preempts_a_batch_pod_on_a_full_pool(cluster):
     critical = next(t for t in PLAN.tenants if t.priority == "critical")
     batch = next(t for t in PLAN.tenants if t.priority == "batch" and critical.pools[0] in t.pools)
     pool = PLAN.pool(critical.pools[0])
-    units = pool.gpu_units_per_node * len([n for n in POOL_OF_NODE.values() if n == pool.name])
+    units = pool.gpu_resources[pool.gpu_resource] * len([n for n in POOL_OF_NODE.values() if n == pool.name])
     assert units <= batch.gpu_quota, "the batch tenant's quota must be able to fill the pool"
     for i in range(units):
         assert create_as_tenant(cluster, batch.name, tenant_gpu_pod(cluster, batch.name, pool.name, f"filler-{i}")).ok

@@ -9,6 +9,7 @@ systemd-analyze verify.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -22,18 +23,28 @@ SCRIPT = "usr/local/sbin/gpufleet-mig"
 UNIT = "etc/systemd/system/gpufleet-mig.service"
 STANDIN = FIXTURES / "nvidia-smi-standin.py"
 H100_HALVES = ["3g.40gb", "3g.40gb"]
+# NVIDIA's balanced geometry for an H100 80GB (NVIDIA/mig-parted pkg/mig/builder/balanced_test.go).
+H100_BALANCED = ["1g.10gb", "1g.10gb", "2g.20gb", "3g.40gb"]
+
+
+def render(base, devices):
+    """The role applied into a root: the script (talking to the stand-in) and the unit."""
+    root = base / "root"
+    run = run_site(base / "w", {"node": {}}, facts={"node": "amazon-2023"}, tags="nvidia_mig",
+                   extravars={"gpufleet_root": str(root), "nvidia_mig_devices": devices,
+                              "nvidia_mig_nvidia_smi": f"{sys.executable} {STANDIN}"})
+    assert run.rc == 0, run.stdout
+    return root
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """The role applied into a root: the script (talking to the stand-in) and the unit."""
-    base = tmp_path_factory.mktemp("mig")
-    root = base / "root"
-    run = run_site(base / "w", {"node": {}}, facts={"node": "amazon-2023"}, tags="nvidia_mig",
-                   extravars={"gpufleet_root": str(root), "nvidia_mig_devices": H100_HALVES,
-                              "nvidia_mig_nvidia_smi": f"{sys.executable} {STANDIN}"})
-    assert run.rc == 0, run.stdout
-    return root
+    return render(tmp_path_factory.mktemp("mig"), H100_HALVES)
+
+
+@pytest.fixture(scope="module")
+def balanced(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("mig-balanced"), H100_BALANCED)
 
 
 def run_script(rendered, tmp_path, **state):
@@ -68,6 +79,32 @@ def test_another_geometry_is_replaced(rendered, tmp_path):
     assert result.returncode == 0, result.stderr
     assert state["instances"] == {"0": H100_HALVES, "1": H100_HALVES}
     assert "mig -i 0 -dgi" in state["calls"] and "mig -i 1 -dgi" not in state["calls"]
+
+
+def test_a_mixed_geometry_is_created_largest_first(balanced, tmp_path):
+    result, state = run_script(balanced, tmp_path, gpus=1)
+    assert result.returncode == 0, result.stderr
+    assert sorted(state["instances"]["0"]) == H100_BALANCED
+    assert [c for c in state["calls"] if "-cgi" in c] == ["mig -i 0 -cgi 3g.40gb,2g.20gb,1g.10gb,1g.10gb -C"]
+
+
+def test_an_order_that_finds_no_placement_is_cleared_and_another_tried(balanced, tmp_path):
+    refused = ["3g.40gb,2g.20gb,1g.10gb,1g.10gb", "3g.40gb,1g.10gb,2g.20gb,1g.10gb"]
+    result, state = run_script(balanced, tmp_path, gpus=1, refuse_orders=refused)
+    assert result.returncode == 0, result.stderr
+    assert sorted(state["instances"]["0"]) == H100_BALANCED  # nothing left over from the refused tries
+    tried = [c.split()[4] for c in state["calls"] if "-cgi" in c]
+    assert tried == [*refused, "3g.40gb,1g.10gb,1g.10gb,2g.20gb"]
+    assert len(set(tried)) == len(tried)  # each distinct order once
+
+
+def test_a_geometry_no_order_can_create_fails_the_node_and_leaves_the_gpu_empty(balanced, tmp_path):
+    every = [",".join(o) for o in set(itertools.permutations(H100_BALANCED))]
+    result, state = run_script(balanced, tmp_path, gpus=1, refuse_orders=every)
+    assert result.returncode != 0
+    assert "GPU 0 cannot be partitioned as 1g.10gb, 1g.10gb, 2g.20gb, 3g.40gb in any order" in result.stderr
+    assert len([c for c in state["calls"] if "-cgi" in c]) == len(every) == 12
+    assert state["instances"] == {"0": []}
 
 
 def test_a_gpu_that_cannot_be_reset_fails_the_node(rendered, tmp_path):

@@ -43,3 +43,30 @@ def test_unknown_instance_types_are_skipped():
     ng = edited(mig_node_group(), ("instanceTypes",), UNKNOWN)
     ng = edited(ng, ("labels", "gpufleet.io/gpu"), UNKNOWN)
     assert messages(POLICY, ng) == []
+
+
+def mixed_node_group(geometry: str, instance_types=("p5.48xlarge",), gpu: str = "H100"):
+    return edited(mig_node_group(instance_types=instance_types, gpu=gpu), ("labels", "nvidia.com/mig.config"), geometry)
+
+
+def test_a_geometry_that_fits_passes():
+    # NVIDIA's balanced H100 80GB geometry (NVIDIA/mig-parted pkg/mig/builder/balanced_test.go).
+    assert messages(POLICY, mixed_node_group("custom-2x1g.10gb_1x2g.20gb_1x3g.40gb")) == []
+
+
+def test_a_geometry_that_does_not_fit_fails():
+    [found] = messages(POLICY, mixed_node_group("custom-1x1g.10gb_2x3g.40gb"))
+    assert "1g.10gb, 3g.40gb, 3g.40gb do not fit on one GPU of p5.48xlarge" in found
+
+
+def test_a_geometry_with_a_profile_of_another_part_fails():
+    [found] = messages(POLICY, mixed_node_group("custom-2x1g.5gb_1x3g.40gb"))
+    assert "MIG profile '1g.5gb' does not exist on p5.48xlarge" in found
+
+
+def test_an_inventory_pool_with_a_list_is_judged():
+    pool = inventory_pool(sharing={"mode": "mig", "migStrategy": "mixed", "migProfiles": ["3g.40gb"] * 3})
+    [found] = messages(POLICY, inventory(pool))
+    assert "do not fit" in found
+    pool = inventory_pool(sharing={"mode": "mig", "migStrategy": "mixed", "migProfiles": ["3g.40gb", "4g.40gb"]})
+    assert messages(POLICY, inventory(pool)) == []

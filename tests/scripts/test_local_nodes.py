@@ -32,7 +32,7 @@ def test_each_pool_has_its_desired_nodes_with_its_labels_taints_and_units():
         for node in nodes:
             assert dict(pool.labels).items() <= node["metadata"]["labels"].items()
             assert node["spec"]["taints"] == [t.as_kubernetes() for t in pool.taints]
-            assert node["status"]["allocatable"] == {**NODE_RESOURCES, pool.gpu_resource: str(pool.gpu_units_per_node)}
+            assert node["status"]["allocatable"] == {**NODE_RESOURCES, **{r: str(n) for r, n in pool.gpu_resources.items()}}
             assert node["metadata"]["annotations"] == {KWOK_ANNOTATION: KWOK_MANAGED}
 
 
@@ -42,7 +42,9 @@ def test_time_slicing_and_mig_units_are_what_the_device_plugin_advertises():
     l4 = pools["inference-l4"][0]["status"]["allocatable"]
     assert l4["nvidia.com/gpu"] == "4"  # 1 L4 x 4 time-slicing replicas
     a100 = pools["training-a100"][0]["status"]["allocatable"]
-    assert a100["nvidia.com/mig-1g.5gb"] == "56" and "nvidia.com/gpu" not in a100  # 8 A100 x 7 instances, mixed
+    # 8 A100 x (2 x 1g.5gb, 1 x 2g.10gb, 1 x 3g.20gb), mixed: one resource per profile
+    assert {r: a100[r] for r in a100 if r.startswith("nvidia.com/")} == {
+        "nvidia.com/mig-1g.5gb": "16", "nvidia.com/mig-2g.10gb": "8", "nvidia.com/mig-3g.20gb": "8"}
 
 
 def test_system_nodes_are_untainted_and_have_no_gpus():

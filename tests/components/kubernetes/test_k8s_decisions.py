@@ -207,7 +207,8 @@ def test_the_placement_guide_says_what_a_mig_unit_is():
     mig_pool = next(p for p in plan.pools if p.sharing.mode == "mig")
     tenant = next(t for t in plan.tenants if mig_pool.name in t.pools)
     entry = placement(tenant)[mig_pool.name]
-    assert entry["gpuResource"] == mig_pool.gpu_resource and entry["migDevice"] == mig_pool.sharing.mig_profile
+    assert entry["gpuResources"] == list(mig_pool.gpu_resources)
+    assert entry["migDevices"] == {r: mig_pool.sharing.mig_profile for r in mig_pool.gpu_resources}
     other = next((p for p in tenant.pools if p != mig_pool.name), None)
     if other is not None:
-        assert "migDevice" not in placement(tenant)[other]
+        assert "migDevices" not in placement(tenant)[other]
