@@ -86,7 +86,7 @@ def pool_geometry(catalog: Sequence[InstanceType], profile: Optional[str], profi
         return listed if all(fits(t, listed) for t in catalog) else ()
     if profile is None:
         return ()
-    return (profile,) * min(t.mig_instances(profile) for t in catalog)
+    return min((uniform(t, profile) for t in catalog), key=len)
 
 
 def config_label(profile: Optional[str], profiles: Iterable[str] = ()) -> str:

@@ -106,11 +106,13 @@ TIME_SLICING = "time-slicing"
 SHARED_MODES = frozenset({TIME_SLICING, "mig"})
 
 
-def mig_devices_per_gpu(catalog: Sequence[InstanceType], sharing: SharingSpec) -> tuple[str, ...]:
+def mig_devices_per_gpu(
+    catalog: Sequence[InstanceType], mode: Optional[str], profile: Optional[str], profiles: Sequence[str] = ()
+) -> tuple[str, ...]:
     """The GPU instances each GPU of a MIG pool is partitioned into (core.mig.pool_geometry); () without MIG."""
-    if sharing.mode != "mig":
+    if mode != "mig":
         return ()
-    return pool_geometry(catalog, sharing.mig_profile, sharing.mig_profiles or ())
+    return pool_geometry(catalog, profile, profiles)
 
 
 def devices_per_gpu(mig_devices: Sequence[str]) -> int:
@@ -186,11 +188,6 @@ class PoolPlan:
     """The variables playbooks/site.yml takes for the pool (names documented in playbooks/README.md)."""
     managed_by: str
     """gpu-fleet where this stack creates the pool's nodes; existing where they already exist."""
-
-    @property
-    def gpu_resource(self) -> str:
-        """The resource a one-device pod requests: the pool's only one, or the first profile's of a mixed pool."""
-        return next(iter(self.gpu_resources))
 
     @property
     def tolerations(self) -> list[dict]:
@@ -391,7 +388,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
     open_modules = spec.drivers.open_kernel_modules and itype.gpu.architecture.open_kernel_modules
     fabric_manager = any(t.nvswitch for t in catalog)
     custom_ami = pool.os in UBUNTU_OS
-    mig_devices = mig_devices_per_gpu(catalog, pool.sharing)
+    mig_devices = mig_devices_per_gpu(catalog, pool.sharing.mode, pool.sharing.mig_profile, pool.sharing.mig_profiles or ())
     return PoolPlan(
         name=pool.name,
         instance_types=tuple(pool.instance_types),

@@ -13,8 +13,8 @@ from typing import Any, Iterable, Optional
 
 from core import names
 from core.facts import Gpu, InstanceType, load_facts
-from core.mig import parse_config_label, pool_geometry
-from core.plan import SHARED_MODES, Taint, devices_per_gpu, gpus_per_node
+from core.mig import parse_config_label
+from core.plan import SHARED_MODES, Taint, devices_per_gpu, gpus_per_node, mig_devices_per_gpu
 
 from . import resource_types
 from .props import annotations, as_int, get, items, labels, mapping, parse_document, split_list
@@ -68,9 +68,8 @@ class Pool:
         catalog = self.catalog
         if not catalog:
             return None
-        if self.sharing != "mig":
-            return gpus_per_node(catalog)
-        return gpus_per_node(catalog) * devices_per_gpu(pool_geometry(catalog, self.mig_profile, self.mig_profiles))
+        geometry = mig_devices_per_gpu(catalog, self.sharing, self.mig_profile, self.mig_profiles)
+        return gpus_per_node(catalog) * devices_per_gpu(geometry)
 
     @property
     def shared(self) -> bool:
@@ -136,6 +135,7 @@ def mig_geometry_of(pool_labels: dict) -> tuple[Optional[str], tuple[str, ...]]:
 
 def pool_from_node_group(resource_type: str, props: Any, urn: str, name: str) -> Pool:
     lbl = mapping(props, "labels")
+    mig_profile, mig_profiles = mig_geometry_of(lbl)
     capacity_type = get(props, "capacityType")
     if capacity_type is None:
         capacity = lbl.get(names.CAPACITY_LABEL) or "on-demand"  # EKS defaults to ON_DEMAND
@@ -151,8 +151,8 @@ def pool_from_node_group(resource_type: str, props: Any, urn: str, name: str) ->
         capacity=capacity,
         workload=lbl.get(names.WORKLOAD_LABEL),
         sharing=lbl.get(names.SHARING_LABEL),
-        mig_profile=mig_geometry_of(lbl)[0],
-        mig_profiles=mig_geometry_of(lbl)[1],
+        mig_profile=mig_profile,
+        mig_profiles=mig_profiles,
         replicas=None,
         max_size=as_int(get(props, "scalingConfig", "maxSize")),
         taints=_taints(items(props, "taints")),
@@ -178,6 +178,7 @@ def pools_from_inventory(props: Any, urn: str) -> list[Pool]:
             continue
         lbl = dict(entry.get("labels") or {})
         sharing = entry.get("sharing") or {}
+        labelled_profile, labelled_profiles = mig_geometry_of(lbl)
         pools.append(
             Pool(
                 name=str(entry["name"]),
@@ -189,8 +190,8 @@ def pools_from_inventory(props: Any, urn: str) -> list[Pool]:
                 capacity=entry.get("capacity") or (names.SPOT if entry.get("capacityType") == "SPOT" else "on-demand"),
                 workload=entry.get("workload") or lbl.get(names.WORKLOAD_LABEL),
                 sharing=sharing.get("mode") or lbl.get(names.SHARING_LABEL),
-                mig_profile=sharing.get("migProfile") or mig_geometry_of(lbl)[0],
-                mig_profiles=tuple(sorted(str(p) for p in items(sharing, "migProfiles"))) or mig_geometry_of(lbl)[1],
+                mig_profile=sharing.get("migProfile") or labelled_profile,
+                mig_profiles=tuple(sorted(str(p) for p in items(sharing, "migProfiles"))) or labelled_profiles,
                 replicas=as_int(sharing.get("replicas")),
                 max_size=as_int(entry.get("maxSize")),
                 taints=_taints(entry.get("taints") or []),

@@ -55,7 +55,7 @@ def test_as_many_of_one_profile_as_the_guide_lists_fit_and_one_more_does_not(ity
     (["4g.20gb", "2g.10gb", "1g.5gb"], True),
     (["4g.20gb", "4g.20gb"], False),  # 4g.20gb: one instance per GPU
     (["7g.40gb", "1g.5gb"], False),  # the whole GPU
-    (["3g.20gb", "3g.20gb", "1g.5gb"], False),  # 8 memory slices taken, no compute slice left
+    (["3g.20gb", "3g.20gb", "1g.5gb"], False),  # the two 3g take all 8 memory slices
     (["1g.10gb"] * 4 + ["1g.5gb"], False),  # 1g.10gb takes two memory slices
     (["9g.40gb"], False),
     ([], False),

@@ -252,7 +252,7 @@ def test_a_critical_pod_preempts_a_batch_pod_on_a_full_pool(cluster):
     critical = next(t for t in PLAN.tenants if t.priority == "critical")
     batch = next(t for t in PLAN.tenants if t.priority == "batch" and critical.pools[0] in t.pools)
     pool = PLAN.pool(critical.pools[0])
-    units = pool.gpu_resources[pool.gpu_resource] * len([n for n in POOL_OF_NODE.values() if n == pool.name])
+    units = next(iter(pool.gpu_resources.values())) * len([n for n in POOL_OF_NODE.values() if n == pool.name])
     assert units <= batch.gpu_quota, "the batch tenant's quota must be able to fill the pool"
     for i in range(units):
         assert create_as_tenant(cluster, batch.name, tenant_gpu_pod(cluster, batch.name, pool.name, f"filler-{i}")).ok
