@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import pulumi
+import pulumi_aws as aws
 
 from core.boot import ClusterJoin, render_user_data
 from core.names import node_pool_name, playbook_bucket_name
@@ -23,6 +24,7 @@ from .aws.node_pool import GpuNodePool, NodePoolArgs
 from .kubernetes.admission import TenantAdmission, TenantAdmissionArgs, pool_taint_table
 from .kubernetes.cluster import ExistingCluster, ExistingClusterArgs
 from .kubernetes.device_plugin import DevicePlugin, DevicePluginArgs
+from .kubernetes.efa_plugin import EfaDevicePlugin, EfaDevicePluginArgs
 from .kubernetes.meta import GpuDaemons
 from .kubernetes.monitoring import GpuMonitoring, GpuMonitoringArgs
 from .kubernetes.scheduling import Scheduling, SchedulingArgs
@@ -111,6 +113,13 @@ class GpuPlatform(pulumi.ComponentResource):
             DevicePluginArgs(pools=plan.pools, plugin=plan.device_plugin, daemons=daemons),
             opts=on_k8s(*after),
         )
+        if plan.efa_pools:
+            # The AWS provider's region (aws:region): the plugin's image is in that region's EKS registry.
+            self.efa_plugin = EfaDevicePlugin(
+                "efa-device-plugin",
+                EfaDevicePluginArgs(efa_pools=plan.efa_pools, region=aws.get_region_output().region, daemons=daemons),
+                opts=on_k8s(*after),
+            )
         self.monitoring = GpuMonitoring(
             "monitoring",
             GpuMonitoringArgs(monitoring=plan.monitoring, cluster_name=plan.cluster.name, daemons=daemons),

@@ -7,6 +7,7 @@ nothing else hard-codes one.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
@@ -128,6 +129,38 @@ class Software:
 
 
 @dataclass(frozen=True)
+class EksRegistries:
+    """AWS's registries of EKS add-on images, one per region."""
+
+    account: str
+    accounts: Mapping[str, str]
+    """Regions whose registry is in another account than `account`."""
+
+    def host(self, region: str) -> str:
+        """The region's registry (China's regions are under amazonaws.com.cn)."""
+        domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+        return f"{self.accounts.get(region, self.account)}.dkr.ecr.{region}.{domain}"
+
+    def is_eks_registry(self, host: str) -> bool:
+        """Whether `host` is one of these registries, in any region."""
+        match = _EKS_REGISTRY_HOST.fullmatch(host)
+        return match is not None and self.host(match.group("region")) == host
+
+
+_EKS_REGISTRY_HOST = re.compile(r"\d{12}\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-\d+)\.amazonaws\.com(\.cn)?")
+
+
+@dataclass(frozen=True)
+class Efa:
+    """The AWS EFA device plugin's image and the EFA installer (pinned, with AWS's published checksum)."""
+
+    device_plugin_repository: str
+    device_plugin_version: str
+    installer_version: str
+    installer_sha256: str
+
+
+@dataclass(frozen=True)
 class Facts:
     cuda_driver_minimums: Mapping[str, Version]
     minor_version_floors: Mapping[int, Version]
@@ -136,6 +169,8 @@ class Facts:
     instance_types: Mapping[str, InstanceType]
     prices: Prices
     software: Software
+    eks_registries: EksRegistries
+    efa: Efa
     toolkit_advisories: tuple[Advisory, ...]
     application_xids: tuple[int, ...]
     """XIDs a workload causes on a healthy GPU (NVIDIA's Xid catalog); every other XID is a hardware fault."""
@@ -144,6 +179,10 @@ class Facts:
     def toolkit_advisories_open(self, version: Version) -> tuple[Advisory, ...]:
         """The advisories a toolkit release is not yet fixed for."""
         return tuple(a for a in self.toolkit_advisories if version < a.fixed)
+
+    def efa_device_plugin_image(self, region: str) -> str:
+        """The EFA device plugin's image in the region's EKS registry."""
+        return f"{self.eks_registries.host(region)}/{self.efa.device_plugin_repository}:{self.efa.device_plugin_version}"
 
     def gpu(self, model: str) -> Optional[Gpu]:
         """A GPU by its NVIDIA/AWS name, case-insensitive (t4, A10G, h100...)."""
@@ -228,6 +267,8 @@ def parse_facts(raw: Mapping) -> Facts:
             spot_discount_estimate=float(prices["spot_discount_estimate"]),
         ),
         software=Software(**{k: str(v) for k, v in raw["software"].items() if k not in ("source", "read")}),
+        eks_registries=EksRegistries(account=raw["eks_registries"]["account"], accounts=raw["eks_registries"]["accounts"]),
+        efa=Efa(**{k: v for k, v in raw["efa"].items() if k not in ("source", "read")}),
         toolkit_advisories=tuple(
             Advisory(a["cve"], Version(a["fixed"]), int(a["bulletin"]), a["summary"])
             for a in raw["container_toolkit_advisories"]["advisories"]

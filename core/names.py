@@ -42,6 +42,9 @@ APP_LABEL = "app.kubernetes.io/name"
 PART_OF_LABEL = "app.kubernetes.io/part-of"
 DEVICE_PLUGIN_APP = "nvidia-device-plugin"
 GPU_FEATURE_DISCOVERY_APP = "gpu-feature-discovery"
+EFA_DEVICE_PLUGIN_APP = "aws-efa-k8s-device-plugin"
+# What the EFA device plugin advertises, one unit per EFA device (EKS user guide, "Use EFA with EKS").
+EFA_RESOURCE = "vpc.amazonaws.com/efa"
 DCGM_EXPORTER_APP = "dcgm-exporter"
 
 # Pod Security admission (kubernetes.io), applied to the system and tenant namespaces.

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional, Sequence
 
 from .access import PrincipalAccess, eks_access_plan
-from .facts import InstanceType
+from .facts import InstanceType, load_facts
 from .kubelet import TOPOLOGY_MANAGER_POLICY, kubelet_config
 from .mig import config_label as mig_config_label
 from .mig import pool_geometry
@@ -22,6 +22,7 @@ from .names import (
     DEVICE_PLUGIN_CONFIG_LABEL,
     DRIVER_LABEL,
     DRIVER_VERSION_VAR,
+    EFA_RESOURCE,
     GPU_MODEL_VAR,
     GPU_LABEL,
     GPU_PRESENT_LABEL,
@@ -250,6 +251,8 @@ class Placement:
     """On a MIG pool, resource -> the MIG profile one unit of it is; empty elsewhere."""
     topology_policy: Optional[str] = None
     """On a pool with CPU alignment: its topology manager policy (pods should be Guaranteed, whole CPUs)."""
+    efa_devices: int = 0
+    """EFA devices each node of the pool advertises as vpc.amazonaws.com/efa; 0 on a pool without EFA."""
 
     @property
     def node_selector(self) -> dict[str, str]:
@@ -334,6 +337,11 @@ class FleetPlan:
         """Exactly the tolerations a per-GPU-node DaemonSet needs to reach every pool."""
         return tuple(t.as_toleration() for t in self.gpu_taints)
 
+    @property
+    def efa_pools(self) -> tuple[str, ...]:
+        """The pools whose nodes carry EFA devices (the EFA device plugin runs there)."""
+        return tuple(p.name for p in self.pools if p.efa)
+
     def pool_inventory(self) -> list[dict[str, Any]]:
         return [p.inventory_entry() for p in self.pools]
 
@@ -389,6 +397,8 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
     fabric_manager = any(t.nvswitch for t in catalog)
     custom_ami = pool.os in UBUNTU_OS
     mig_devices = mig_devices_per_gpu(catalog, pool.sharing.mode, pool.sharing.mig_profile, pool.sharing.mig_profiles or ())
+    efa_interfaces = min(t.efa_interfaces for t in catalog) if pool.efa else 0
+    efa = load_facts().efa
     return PoolPlan(
         name=pool.name,
         instance_types=tuple(pool.instance_types),
@@ -416,7 +426,7 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
         image_id=pool.ami_id if custom_ami else None,
         disk_gib=pool.disk_gib,
         efa=pool.efa,
-        efa_interfaces=min(t.efa_interfaces for t in catalog) if pool.efa else 0,
+        efa_interfaces=efa_interfaces,
         fabric_manager=fabric_manager,
         instance_store=pool.instance_store,
         kubelet_config=MappingProxyType(dict(kubelet_config(
@@ -432,7 +442,14 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
                 TOOLKIT_VERSION_VAR: spec.drivers.container_toolkit,
                 "nvidia_fabric_manager_enabled": fabric_manager,
                 "nvidia_fabric_manager_nvlsm": any(t.nvlsm for t in catalog),
+                # Every EFA pool: the AMIs lack libfabric (AL2023's carry the kernel module only), which fi_info needs.
+                "aws_efa_install": pool.efa,
+                **({"aws_efa_installer_version": efa.installer_version, "aws_efa_installer_sha256": efa.installer_sha256}
+                   if pool.efa else {}),
+                "gpu_verify_expected_efa_devices": efa_interfaces,
                 "nvidia_mig_devices": list(mig_devices),
+                # AL2023's nodeadm builds the array itself (NodeConfig localStorage); Ubuntu's comes from the role.
+                "instance_store_raid0": pool.instance_store == "raid0" and custom_ami,
                 "gpu_verify_expect_fabric": fabric_manager and itype.gpu.architecture.reports_fabric_state,
                 # Ubuntu's containerd config is written by /etc/eks/bootstrap.sh, after the playbook.
                 "gpu_verify_check_container_runtime": not custom_ami,
@@ -447,9 +464,20 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
 # --- tenants ----------------------------------------------------------------------------
 
 
+def efa_quota(gpu_quota: int, pool: PoolPlan) -> int:
+    """The EFA devices that go with `gpu_quota` units of an EFA pool: its nodes' devices in proportion to
+    their GPU units (a tenant holding a whole p5 may use its 32 devices), rounded up."""
+    units_per_node = sum(pool.gpu_resources.values())
+    return -(-gpu_quota * pool.efa_interfaces // units_per_node)
+
+
 def _quota(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> dict[str, str]:
-    """Extended resources only take a requests.* quota; every GPU resource of the tenant's pools."""
+    """Extended resources only take a requests.* quota; every GPU resource of the tenant's pools, and the
+    EFA devices of its EFA pools (without a line, a namespace may request none of them)."""
     hard = {f"requests.{r}": str(tenant.gpu_quota) for name in tenant.pools for r in pools[name].gpu_resources}
+    efa = [efa_quota(tenant.gpu_quota, pools[name]) for name in tenant.pools if pools[name].efa]
+    if efa:
+        hard[f"requests.{EFA_RESOURCE}"] = str(max(efa))
     hard[GPU_QUOTA_RESOURCE] = str(tenant.gpu_quota)
     if tenant.cpu_quota is not None:
         hard["requests.cpu"] = tenant.cpu_quota
@@ -489,6 +517,7 @@ def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
                 priority_class=priority_class,
                 mig_devices=MappingProxyType(_mig_devices_of_resources(pools[name])),
                 topology_policy=pools[name].kubelet_config.get(TOPOLOGY_MANAGER_POLICY),
+                efa_devices=pools[name].efa_interfaces,
             )
             for name in tenant.pools
         ),

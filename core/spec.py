@@ -453,9 +453,9 @@ class NodePoolSpec(SizedPool):
     instance_store: Optional[Literal["raid0"]] = Field(
         None,
         description="raid0: the instance's NVMe instance-store disks as one RAID0 volume holding the kubelet's and "
-        "containerd's state and the pod logs (datasets, image layers), built by nodeadm at boot (NodeConfig "
-        "localStorage RAID0). AL2023 pools whose every instance type has instance storage. Its contents do not "
-        "survive a stop.",
+        "containerd's state and the pod logs (datasets, image layers), built at boot before the kubelet starts: by "
+        "nodeadm on AL2023 (NodeConfig localStorage RAID0), by the instance_store role on Ubuntu. Pools whose every "
+        "instance type has instance storage. Its contents do not survive a stop.",
     )
     disk_gib: int = Field(200, ge=20, le=16384, alias="diskGiB", description="Encrypted gp3 root volume size.")
     labels: dict[LabelKey, LabelValue] = Field(
@@ -634,9 +634,6 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
             errors.append((f"{where}.instanceTypes", f"pool mixes GPU models {', '.join(models)}; a pool has one GPU model"))
         errors += _os_errors(spec, pool, where)
         if pool.instance_store is not None:
-            if pool.os in UBUNTU_OS:
-                errors.append((f"{where}.instanceStore", "AL2023 pools only: nodeadm builds the RAID0 volume; "
-                               "Canonical's AMI has no equivalent gpu-fleet drives yet"))
             errors += [(f"{where}.instanceTypes[{j}]", f"'{t.name}' has no NVMe instance storage (instanceStore: "
                         f"{pool.instance_store})") for j, t in enumerate(catalog) if not t.instance_store]
         if pool.os in UBUNTU_OS and pool.cpu_alignment is not None and pool.cpu_alignment.reserved_cpus is not None:

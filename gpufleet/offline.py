@@ -19,6 +19,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.platform import GpuPlatform
+from core.facts import load_facts
 from core.plan import FleetPlan, plan_fleet
 from core.spec import FleetSpec
 
@@ -50,7 +51,7 @@ _COMPUTED: dict[str, dict[str, Any]] = {
 }
 
 
-# Answers to the data sources the program reads (no region is known offline: placeholders).
+# Answers to the data sources the program reads (the zones of no real region: placeholders).
 _INVOKES: dict[str, dict[str, Any]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": {"names": [f"offline-az-{i}" for i in range(1, 7)]},
     # A custom AMI's root device: what Canonical's Ubuntu AMIs have.
@@ -75,9 +76,11 @@ class RecordingMonitor(MockMonitor):
 class RecordingMocks(pulumi.runtime.Mocks):
     """Echoes inputs back as outputs, fills what the program reads, and keeps a record."""
 
-    def __init__(self) -> None:
+    def __init__(self, region: Optional[str] = None) -> None:
         self.resources: list[PlannedResource] = []
         self.current = threading.local()
+        # A stack config without aws:region is planned in the region of the facts' prices.
+        self.region = region or load_facts().prices.region
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.resources.append(
@@ -106,6 +109,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"region": self.region, "name": self.region, "id": self.region}
         return _INVOKES.get(args.token, {})
 
 
@@ -164,9 +169,10 @@ def run_program(mocks: "RecordingMocks", stack: str, program: Callable[[], Any])
     _sync_await(run_pulumi_func(main))
 
 
-def run_offline(spec: FleetSpec, stack: str = "offline") -> OfflineRun:
-    """Plans the fleet of `spec` and builds the platform under mocks; returns every registered resource."""
+def run_offline(spec: FleetSpec, stack: str = "offline", region: Optional[str] = None) -> OfflineRun:
+    """Plans the fleet of `spec` and builds the platform under mocks, in `region` (the stack's aws:region;
+    where it names none, the facts' price region); returns every registered resource."""
     plan = plan_fleet(spec)
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(region)
     run_program(mocks, stack, lambda: GpuPlatform(PROJECT, plan))
     return OfflineRun(stack=stack, plan=plan, resources=mocks.resources)

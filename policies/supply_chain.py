@@ -140,11 +140,20 @@ def registry_allowed(image: ImageRef, allowed: Iterable[str]) -> bool:
     return any(location == a or location.startswith(a.rstrip("/") + "/") for a in allowed)
 
 
+# EKS's own add-on images (the EFA device plugin) come from AWS's registry of the stack's region.
+EKS_IMAGE_PATH = "eks/"
+
+
+def eks_image(image: ImageRef) -> bool:
+    return load_facts().eks_registries.is_eks_registry(image.registry) and image.repository.startswith(EKS_IMAGE_PATH)
+
+
 def _check_registries(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
     allowed = [str(a) for a in opts.get("allowedRegistries", resource_types.DEFAULT_ALLOWED_REGISTRIES)]
+    eks = bool(opts.get("allowEksRegistries", True))
     for container, image in container_images(resource_type, props):
         ref = parse_image(image)
-        if not registry_allowed(ref, allowed):
+        if not registry_allowed(ref, allowed) and not (eks and eks_image(ref)):
             yield (
                 f"container '{container}' pulls '{image}' from {ref.registry}, not an allowed registry "
                 f"({', '.join(allowed)}): mirror the image there or add the registry to allowedRegistries"
@@ -153,7 +162,8 @@ def _check_registries(resource_type: str, props: Any, urn: str, name: str, opts:
 
 images_from_allowed_registries = resource_policy(
     name="images-from-allowed-registries",
-    description="Workload images come from allowed registries (default nvcr.io, registry.k8s.io, public.ecr.aws).",
+    description="Workload images come from allowed registries (default nvcr.io, registry.k8s.io, public.ecr.aws, and "
+    "AWS's EKS registries for EKS add-on images).",
     types=resource_types.WORKLOADS,
     check=_check_registries,
     severity=Severity.HIGH,
@@ -164,7 +174,13 @@ images_from_allowed_registries = resource_policy(
             "items": {"type": "string"},
             "default": list(resource_types.DEFAULT_ALLOWED_REGISTRIES),
             "description": "Registries (host, or host/path prefix) images may come from.",
-        }
+        },
+        allowEksRegistries={
+            "type": "boolean",
+            "default": True,
+            "description": "Also allow EKS's add-on images (eks/...) from AWS's EKS registry of any region "
+            "(<account>.dkr.ecr.<region>.amazonaws.com, the accounts of the facts' eks_registries).",
+        },
     ),
 )
 

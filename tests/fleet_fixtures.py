@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from core.plan import plan_fleet
-from core.spec_loader import namespaced_config, parse_spec
+from core.spec_loader import AWS_REGION_KEY, namespaced_config, parse_spec
 from gpufleet.offline import run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def plan_of(config: dict):
 @functools.lru_cache(maxsize=None)
 def stack_run(name: str):
     """The offline run of an example stack, computed once per test session (treat as read-only)."""
-    return run_offline(parse_spec(stack_config(name)), name)
+    return run_offline(parse_spec(stack_config(name)), name, _stack_document(name)["config"].get(AWS_REGION_KEY))
 
 
 def write_stack_file(path: Path, config: dict, extra: dict | None = None) -> Path:

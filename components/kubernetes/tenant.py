@@ -20,6 +20,7 @@ import yaml
 from core.access import RBAC_GROUP, role_bindings
 from core.names import (
     CUDA_ANNOTATION,
+    EFA_RESOURCE,
     ISOLATION_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -133,6 +134,7 @@ def placement(tenant: TenantPlan) -> dict[str, dict]:
             "sharing": p.sharing,
             **({"migDevices": dict(p.mig_devices)} if p.mig_devices else {}),
             **({"cpuAlignment": cpu_alignment_guide(p.topology_policy)} if p.topology_policy else {}),
+            **({"efa": {"resource": EFA_RESOURCE, "devicesPerNode": p.efa_devices}} if p.efa_devices else {}),
             "priorityClassName": p.priority_class,
         }
         for p in tenant.placements

@@ -7,7 +7,16 @@ from itertools import groupby
 
 from ..check import STACK, add_policy_config_argument, evaluate, has_mandatory, policy_config_for
 from ..offline import run_offline
-from ..targets import EXIT_OK, EXIT_VIOLATION, add_format_argument, add_target_arguments, emit, load_target, progress
+from ..targets import (
+    EXIT_OK,
+    EXIT_VIOLATION,
+    add_format_argument,
+    add_target_arguments,
+    emit,
+    load_target,
+    progress,
+    target_region,
+)
 
 
 def resource_title(resource: str) -> str:
@@ -38,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     spec, stack = load_target(args)
     progress(f"gpufleet: running the program for stack '{stack}' offline (under Pulumi's mocks)...")
     policy_config, source = policy_config_for(args)
-    offline = run_offline(spec, stack)
+    offline = run_offline(spec, stack, target_region(args))
     violations = evaluate(offline, policy_config)
     resources = len(offline.custom_resources)
     text = check_text(stack, resources, violations, source)

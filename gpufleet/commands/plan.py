@@ -16,8 +16,9 @@ def run(args: argparse.Namespace) -> int:
     spec, stack = load_target(args)
     progress(f"gpufleet: running the program for stack '{stack}' offline (under Pulumi's mocks)...")
     policy_config, _ = policy_config_for(args)
-    offline = run_offline(spec, stack)
-    plan = build_plan(offline, evaluate(offline, policy_config), quota_ratio(policy_config), target_region(args))
+    region = target_region(args)
+    offline = run_offline(spec, stack, region)
+    plan = build_plan(offline, evaluate(offline, policy_config), quota_ratio(policy_config), region)
     if args.compare_to:
         base_spec, base_name = load_named(args.compare_to)
         plan["compare"] = compare_plans(plan, build_plan(run_offline(base_spec, base_name)), base_name)

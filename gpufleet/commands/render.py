@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..offline import run_offline
 from ..render import check_out, render_artifacts, write_artifacts
-from ..targets import EXIT_OK, add_target_arguments, load_target, progress
+from ..targets import EXIT_OK, add_target_arguments, load_target, progress, target_region
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     check_out(out, args.clean)
     spec, stack = load_target(args)
     progress(f"gpufleet: running the program for stack '{stack}' offline (under Pulumi's mocks)...")
-    files = render_artifacts(run_offline(spec, stack))
+    files = render_artifacts(run_offline(spec, stack, target_region(args)))
     write_artifacts(files, out)
     print(f"wrote {len(files)} files to {out}")
     return EXIT_OK

@@ -179,8 +179,13 @@ def test_ansible_vars_follow_the_spec():
         "nvidia_fabric_manager_enabled": True,
         "nvidia_fabric_manager_nvlsm": False,
         "nvidia_mig_devices": [],
+        "instance_store_raid0": False,  # AL2023: nodeadm builds the array
+        "aws_efa_install": True,
+        "aws_efa_installer_version": "1.47.0",
+        "aws_efa_installer_sha256": "2df4201e046833c7dc8160907bee7f52b76ff80ed147376a2d0ed8a0dd66b2db",
         "gpu_verify_expect_fabric": True,
         "gpu_verify_check_container_runtime": True,
+        "gpu_verify_expected_efa_devices": 32,  # p5.48xlarge: 32 EFA interfaces, all attached
         "gpu_verify_expected_gpu_count": 8,
         "gpu_verify_expected_gpu_model": "H100",
     }

@@ -1,4 +1,5 @@
-"""Instance-store NVMe as one RAID0 volume (pool key instanceStore), through nodeadm's local storage.
+"""Instance-store NVMe as one RAID0 volume (pool key instanceStore): nodeadm's local storage on AL2023, the
+instance_store role on Ubuntu (tests/playbooks/test_instance_store_role.py).
 
 Upstream: NodeConfig spec.instance.localStorage.strategy is one of RAID0, RAID10, Mount (awslabs/amazon-eks-ami
 nodeadm/api/v1alpha1/nodeconfig_types.go, LocalStorageStrategy); nodeadm runs setup-local-disks with it
@@ -49,9 +50,12 @@ def test_a_type_without_instance_storage_is_refused_by_name():
     assert "instanceTypes[1]: 'p3.8xlarge' has no NVMe instance storage" in str(error.value)
 
 
-def test_ubuntu_pools_are_refused():
-    with pytest.raises(SpecError, match=r"instanceStore: AL2023 pools only"):
-        spec_of(with_store("batch-a10g", os="ubuntu-24.04", amiId="ami-0123456789abcdef0"))
+def test_ubuntu_pools_get_the_array_from_the_role_and_al2023_pools_from_nodeadm():
+    """Canonical's EKS AMI has no nodeadm: the instance_store role builds the same layout there."""
+    ubuntu = plan_of(with_store("batch-a10g", os="ubuntu-24.04", amiId="ami-0123456789abcdef0")).pool("batch-a10g")
+    assert ubuntu.ansible_vars["instance_store_raid0"] is True
+    al2023 = plan_of(stack_config("prod")).pool("training-h100")
+    assert al2023.ansible_vars["instance_store_raid0"] is False  # nodeadm does it; twice would fight over the disks
 
 
 def test_only_raid0_is_offered():

@@ -170,7 +170,9 @@ def test_quota_values():
         "requests.memory": "1536Gi",
         "requests.nvidia.com/gpu": "24",
     }
-    assert dict(plan.tenant("foundation-models").quota) == {"requests.nvidia.com/gpu": "64"}
+    # Its EFA pools: p5 (32 devices per 8 GPUs) and p4d (4 per 8): the larger share of 64 GPUs' worth.
+    assert dict(plan.tenant("foundation-models").quota) == {"requests.nvidia.com/gpu": "64",
+                                                             "requests.vpc.amazonaws.com/efa": "256"}
     assert not any(k.startswith("limits.") for t in plan.tenants for k in t.quota)
 
 

@@ -9,7 +9,8 @@ import subprocess
 import yaml
 from playbook_helpers import PLAYBOOKS, REPO, SITE, VENV_BIN
 
-ROLES = ["nvidia_driver", "nvidia_container_toolkit", "nvidia_fabric_manager", "nvidia_mig", "gpu_verify"]
+ROLES = ["instance_store", "nvidia_driver", "nvidia_container_toolkit", "nvidia_fabric_manager", "aws_efa", "nvidia_mig",
+         "gpu_verify"]
 
 
 def _env(tmp_path):

@@ -72,7 +72,8 @@ def test_check_mode_runs_every_role_for_each_supported_os(tmp_path, node_vars, o
     # Every role ran, fabric manager included (NVSwitch pool), verify last.
     roles = [ev["event_data"].get("role") for ev in run.events if ev["event"] == "playbook_on_task_start"]
     assert [r for i, r in enumerate(roles) if r and r not in roles[:i]] == [
-        "nvidia_driver", "nvidia_container_toolkit", "nvidia_fabric_manager", "nvidia_mig", "gpu_verify"]
+        "instance_store", "nvidia_driver", "nvidia_container_toolkit", "nvidia_fabric_manager", "aws_efa", "nvidia_mig",
+        "gpu_verify"]
 
 
 @pytest.mark.integration  # two playbook runs: ~20 s on 2 cores

@@ -35,7 +35,7 @@ def by_kind_name(run, kind, name, namespace=None):
 
 
 # Expected objects per example stack: shared layer + per-tenant objects (two ResourceQuotas per tenant: its
-# GPUs, and the priority classes it may not use).
+# GPUs, and the priority classes it may not use); staging and prod have EFA pools, so the EFA device plugin.
 EXPECTED_KINDS = {
     "local": {"Namespace": 4, "ConfigMap": 7, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
               "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
@@ -46,11 +46,11 @@ EXPECTED_KINDS = {
             "ResourceQuota": 2, "LimitRange": 1, "NetworkPolicy": 3, "RoleBinding": 1,
               "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
     "staging": {"Namespace": 3, "ConfigMap": 6, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
-                "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
+                "ServiceAccount": 2, "DaemonSet": 3, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
                 "ResourceQuota": 4, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 2,
               "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
     "prod": {"Namespace": 5, "ConfigMap": 8, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
-             "ServiceAccount": 2, "DaemonSet": 2, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
+             "ServiceAccount": 2, "DaemonSet": 3, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
              "ResourceQuota": 8, "LimitRange": 4, "NetworkPolicy": 12, "RoleBinding": 7,
               "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
 }
@@ -250,7 +250,7 @@ def test_monitoring_off_registers_no_exporter_objects():
     assert "ServiceMonitor" not in found and "PrometheusRule" not in found and "Service" not in found
     names = {r.inputs["metadata"]["name"] for r in k8s_resources(run)}
     assert not {"dcgm-exporter", "gpufleet-gpu-dashboard", "dcgm-exporter-collectors"} & names
-    assert found["DaemonSet"] == 1  # the device plugin only
+    assert found["DaemonSet"] == 2  # the device plugin and the EFA device plugin only
 
 
 def test_service_monitor_off_keeps_exporter_only():
