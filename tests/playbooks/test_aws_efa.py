@@ -20,47 +20,67 @@ import threading
 import pytest
 from playbook_helpers import FIXTURES, RUNTIME_IN_USE, run_site, smi
 
-VERSION = "1.47.0"
-INSTALLER = b'#!/bin/sh\necho "$@" >> "$(dirname "$0")/../installer-runs.log"\n'
+VERSION, NEXT = "1.47.0", "1.48.0"
+
+
+def installer(version: str) -> bytes:
+    """A script that records which release ran with which arguments, in the work directory."""
+    return f'#!/bin/sh\necho "{version} $@" >> "$(dirname "$0")/../../installer-runs.log"\n'.encode()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """127.0.0.1 serving aws-efa-installer-<VERSION>.tar.gz; yields (url, sha256)."""
+    """127.0.0.1 serving aws-efa-installer-<version>.tar.gz of two releases; yields (url, {version: sha256})."""
     root = tmp_path_factory.mktemp("efa-server")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo("aws-efa-installer/efa_installer.sh")
-        info.size, info.mode = len(INSTALLER), 0o755
-        tar.addfile(info, io.BytesIO(INSTALLER))
-    (root / f"aws-efa-installer-{VERSION}.tar.gz").write_bytes(buffer.getvalue())
+    sums = {}
+    for version in (VERSION, NEXT):
+        buffer, script = io.BytesIO(), installer(version)
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            info = tarfile.TarInfo("aws-efa-installer/efa_installer.sh")
+            info.size, info.mode = len(script), 0o755
+            tar.addfile(info, io.BytesIO(script))
+        (root / f"aws-efa-installer-{version}.tar.gz").write_bytes(buffer.getvalue())
+        sums[version] = hashlib.sha256(buffer.getvalue()).hexdigest()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}", hashlib.sha256(buffer.getvalue()).hexdigest()
+    yield f"http://127.0.0.1:{httpd.server_port}", sums
     httpd.shutdown()
 
 
-def install(tmp_path, server, sha256):
-    url, _ = server
+def install(tmp_path, server, sha256=None, version=VERSION, check=False):
+    url, sums = server
     work = tmp_path / "efa"
     # The live path (gpufleet_root "/"), confined to a work directory of the test's: the only system change
     # the role makes is running the installer, which here is the recording script.
-    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "amazon-2023"}, tags="aws_efa",
-                   extravars={"gpufleet_root": "/", "aws_efa_install": True, "aws_efa_installer_version": VERSION,
-                              "aws_efa_installer_sha256": sha256, "aws_efa_work_dir": str(work),
-                              "aws_efa_installer_url": f"{url}/aws-efa-installer-{VERSION}.tar.gz"})
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "amazon-2023"}, tags="aws_efa", check=check,
+                   extravars={"gpufleet_root": "/", "aws_efa_install": True, "aws_efa_installer_version": version,
+                              "aws_efa_installer_sha256": sha256 or sums[version], "aws_efa_work_dir": str(work),
+                              "aws_efa_installer_url": f"{url}/aws-efa-installer-{version}.tar.gz"})
     return run, work
 
 
 def test_the_pinned_installer_runs_once_when_its_checksum_matches(tmp_path, server):
-    run, work = install(tmp_path, server, server[1])
+    run, work = install(tmp_path, server)
     assert run.rc == 0, run.stdout
-    assert (work / "installer-runs.log").read_text() == "-y\n"
+    assert (work / "installer-runs.log").read_text() == f"{VERSION} -y\n"
     assert (work / f"installed-{VERSION}").read_text() == f"{VERSION}\n"
-    again, _ = install(tmp_path, server, server[1])
+    again, _ = install(tmp_path, server)
     assert again.rc == 0 and again.count("changed", "node") == 0, again.stdout
-    assert (work / "installer-runs.log").read_text() == "-y\n"  # not run twice
+    assert (work / "installer-runs.log").read_text() == f"{VERSION} -y\n"  # not run twice
+
+
+def test_a_new_release_runs_its_own_installer(tmp_path, server):
+    assert install(tmp_path, server)[0].rc == 0
+    run, work = install(tmp_path, server, version=NEXT)
+    assert run.rc == 0, run.stdout
+    assert (work / "installer-runs.log").read_text() == f"{VERSION} -y\n{NEXT} -y\n"
+
+
+def test_check_mode_on_a_fresh_node_downloads_and_runs_nothing(tmp_path, server):
+    run, work = install(tmp_path, server, check=True)
+    assert run.rc == 0, run.stdout
+    assert not (work / "installer-runs.log").exists()
 
 
 def test_a_tarball_with_another_checksum_is_never_run(tmp_path, server):

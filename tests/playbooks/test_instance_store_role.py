@@ -70,7 +70,7 @@ def test_a_fresh_node_gets_one_raid0_array_with_the_state_on_it(node):
     result, state = boot(node, render(node), active=["containerd.service"])
     assert result.returncode == 0, result.stderr
     disks = [str(node / "dev" / d) for d in DISKS]
-    assert state["calls"][1] == ("mdadm --create --force --verbose /dev/md/kubernetes --level=0 --name=kubernetes "
+    assert state["calls"][2] == ("mdadm --create --force --verbose /dev/md/kubernetes --level=0 --name=kubernetes "
                                  f"--raid-devices=2 {' '.join(disks)}")
     assert "mkfs.xfs -K -l su=8b /dev/md/kubernetes" in state["calls"]
     array = str(node / "mnt/k8s-disks/0")
@@ -79,9 +79,11 @@ def test_a_fresh_node_gets_one_raid0_array_with_the_state_on_it(node):
         **{str(node / d): f"{array}/{d.rsplit('/', 1)[1]}" for d in ("var/lib/kubelet", "var/lib/containerd", "var/log/pods")},
     }
     assert (node / "mnt/k8s-disks/0/kubelet/kubeconfig").read_text() == "from the AMI\n"  # really copied
-    # containerd was stopped while its state moved, and runs again.
+    # containerd was stopped while its state moved, and is started again without waiting: it is ordered after
+    # this unit, whose start job is the one running the script.
     assert state["calls"].index("systemctl stop containerd.service") < state["calls"].index(
         f"mount --bind {array}/containerd {node / 'var/lib/containerd'}")
+    assert state["calls"][-1] == "systemctl start --no-block containerd.service"
     assert state["active"] == ["containerd.service"]
 
 
@@ -95,6 +97,29 @@ def test_a_reboot_mounts_the_assembled_array_again_and_copies_nothing(node):
     assert not [c for c in state["calls"] if c.startswith(("mdadm --create", "mkfs"))], state["calls"]
     assert state["mounts"][str(node / "mnt/k8s-disks/0")] == "/dev/md/kubernetes_0"
     assert (node / "mnt/k8s-disks/0/kubelet/kubeconfig").read_text() == "newer, on the array\n"
+
+
+def test_newer_mdadm_without_name_is_still_recognised_by_the_device(node):
+    assembled = {"/dev/md/kubernetes_0": {"name": "", "disks": [], "fs": "xfs"}}
+    result, state = boot(node, render(node), arrays=assembled, names=False)
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in state["calls"] if c.startswith(("mdadm --create", "mkfs"))], state["calls"]
+
+
+def test_an_inactive_array_is_never_built_over(node):
+    inactive = {"/dev/md/kubernetes": {"name": "h:kubernetes", "disks": [], "fs": "xfs", "inactive": True}}
+    result, state = boot(node, render(node), arrays=inactive)
+    assert result.returncode != 0 and "inactive" in result.stderr
+    assert not [c for c in state["calls"] if c.startswith("mdadm --create")]
+
+
+def test_a_copy_cut_short_is_made_again(node):
+    root = render(node)
+    (node / "mnt/k8s-disks/0/kubelet.copying").mkdir(parents=True)  # an earlier boot died mid-copy
+    result, _ = boot(node, root)
+    assert result.returncode == 0, result.stderr
+    assert (node / "mnt/k8s-disks/0/kubelet/kubeconfig").read_text() == "from the AMI\n"
+    assert not (node / "mnt/k8s-disks/0/kubelet.copying").exists()
 
 
 def test_a_node_without_instance_store_disks_fails_and_names_the_option(node):
@@ -133,8 +158,10 @@ def test_systemd_accepts_the_unit_and_orders_it_before_containerd_and_the_kubele
         pytest.fail("systemd-analyze (systemd) is needed to verify the unit files the roles write")
     unit = render(node) / UNIT
     text = unit.read_text()
-    assert "Before=containerd.service kubelet.service" in text
-    assert "RequiredBy=containerd.service kubelet.service" in text  # no array, no state on the root volume
+    # Canonical's EKS images run the kubelet from the kubelet-eks snap (documentation.ubuntu.com/aws, "Snap usage
+    # in EKS worker images"): its unit is snap.kubelet-eks.daemon.service.
+    assert "Before=containerd.service snap.kubelet-eks.daemon.service" in text
+    assert "RequiredBy=containerd.service snap.kubelet-eks.daemon.service" in text  # no array: state on the root
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "SYSTEMD_UNIT_PATH": f"{unit.parent}:"})
     assert result.returncode == 0 and "gpufleet-local-disks" not in result.stdout + result.stderr, result.stderr
