@@ -114,6 +114,17 @@ def test_a_gpu_that_cannot_be_reset_fails_the_node(rendered, tmp_path):
     assert not [c for c in state["calls"] if "-cgi" in c]
 
 
+def test_on_ubuntu_the_unit_precedes_the_kubelet_eks_snap(tmp_path):
+    """Canonical's EKS images run the kubelet from the kubelet-eks snap (documentation.ubuntu.com/aws, "Snap usage
+    in EKS worker images"); snapd names its unit snap.<snap>.<app>.service, the app being the daemon."""
+    root = tmp_path / "root"
+    run = run_site(tmp_path / "w", {"node": {}}, facts={"node": "ubuntu-24.04"}, tags="nvidia_mig",
+                   extravars={"gpufleet_root": str(root), "nvidia_mig_devices": H100_HALVES})
+    assert run.rc == 0, run.stdout
+    text = (root / UNIT).read_text()
+    assert "Before=snap.kubelet-eks.daemon.service\n" in text and "RequiredBy=snap.kubelet-eks.daemon.service\n" in text
+
+
 def test_systemd_accepts_the_unit_and_orders_it_before_the_kubelet(rendered):
     if shutil.which("systemd-analyze") is None:
         pytest.fail("systemd-analyze (systemd) is needed to verify the unit files the roles write")
