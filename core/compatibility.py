@@ -223,13 +223,15 @@ def check(
     mig_profile: Optional[str] = None,
     open_kernel_modules: Optional[bool] = None,
     facts: Optional[Facts] = None,
+    mig_profiles: Sequence[str] = (),
 ) -> Verdict:
-    """Every rule that applies to one GPU (or instance type), driver and optional CUDA version."""
+    """Every rule that applies to one GPU (or instance type), driver and optional CUDA version; a MIG profile,
+    or the instances of one GPU under migStrategy mixed (mig_profiles), where given."""
     verdict = driver_on_gpu(gpu, driver)
     if cuda is not None:
         verdict += cuda_on_driver(cuda, driver, minor_version_compat, facts) + cuda_on_gpu(gpu, cuda)
-    if mig_profile is not None:
-        verdict += mig_on(gpu, mig_profile, driver, instance_type)
+    if mig_profile is not None or mig_profiles:
+        verdict += mig_on(gpu, mig_profile, driver, instance_type, profiles=mig_profiles)
     if open_kernel_modules is not None:
         verdict += open_kernel_modules_on(gpu, open_kernel_modules)
     if instance_type is not None:

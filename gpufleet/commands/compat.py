@@ -6,6 +6,7 @@ import argparse
 
 from core import compatibility as compat
 from core.facts import load_facts
+from core.mig import PROFILE as MIG_PROFILE
 
 from ..targets import EXIT_OK, EXIT_VIOLATION, UsageError, add_format_argument, emit
 
@@ -30,6 +31,18 @@ def _parsed(value, flag: str, what: str):
         raise UsageError(f"{flag}: {error}") from None
 
 
+def _profiles(value: str | None) -> tuple[str, ...]:
+    """--mig-profiles: a comma-separated list, each entry a MIG profile name (what migProfiles takes)."""
+    if value is None:
+        return ()
+    profiles = tuple(p.strip() for p in value.split(","))
+    bad = [p for p in profiles if not MIG_PROFILE.fullmatch(p)]
+    if bad or not profiles:
+        raise UsageError(f"--mig-profiles: {', '.join(map(repr, bad)) or 'nothing'} is not a MIG profile "
+                         "(<n>g.<m>gb, e.g. 1g.10gb,1g.10gb,2g.20gb,3g.40gb)")
+    return profiles
+
+
 def run(args: argparse.Namespace) -> int:
     gpu, itype = _target(args)
     driver = _parsed(args.driver, "--driver", "driver")
@@ -44,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         verdict = compat.check(
             gpu, driver, cuda, args.minor_version_compat, instance_type=itype, mig_profile=args.mig_profile,
             open_kernel_modules=None if args.kernel_modules is None else args.kernel_modules == "open",
+            mig_profiles=_profiles(args.mig_profiles),
         )
     except compat.UnknownFact as error:
         raise UsageError(str(error)) from None
@@ -62,7 +76,13 @@ def register(commands) -> None:
     target.add_argument("--instance-type", metavar="TYPE", help="an AWS GPU instance type such as p5.48xlarge")
     parser.add_argument("--driver", required=True, metavar="VERSION", help="NVIDIA driver, e.g. 570.133.20")
     parser.add_argument("--cuda", metavar="VERSION", help="CUDA version of the workload, e.g. 12.8")
-    parser.add_argument("--mig-profile", metavar="PROFILE", help="also check a MIG profile such as 1g.10gb")
+    mig = parser.add_mutually_exclusive_group()
+    mig.add_argument("--mig-profile", metavar="PROFILE", help="also check a MIG profile such as 1g.10gb")
+    mig.add_argument(
+        "--mig-profiles", metavar="LIST",
+        help="also check the MIG instances of one GPU under migStrategy mixed, e.g. 1g.10gb,1g.10gb,2g.20gb,3g.40gb "
+        "(each exists on the part, and together they fit; needs --instance-type for the fit)",
+    )
     parser.add_argument(
         "--minor-version-compat", action="store_true", help="accept NVIDIA minor-version compatibility for CUDA"
     )

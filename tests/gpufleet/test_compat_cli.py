@@ -89,3 +89,22 @@ def test_the_cuda_table_reaches_13_3(gpufleet):
     """CUDA 13.3 needs >= 610.43.02 (CUDA release notes, table 3; the 13.3 runfile bundles 610.43.02)."""
     assert gpufleet("compat", "--gpu", "H100", "--driver", "610.43.02", "--cuda", "13.3").returncode == 0
     assert gpufleet("compat", "--gpu", "H100", "--driver", "595.71.05", "--cuda", "13.3").returncode == 1
+
+
+def test_a_mixed_geometry_is_checked_whole(gpufleet):
+    """NVIDIA's balanced geometry for an H100 80GB fits one GPU (NVIDIA/mig-parted pkg/mig/builder/balanced_test.go);
+    three 3g.40gb instances need 9 compute slices of 7 (MIG user guide, H100 profiles)."""
+    fits = gpufleet("compat", "--instance-type", "p5.48xlarge", "--driver", "570.133.20",
+                    "--mig-profiles", "1g.10gb,1g.10gb,2g.20gb,3g.40gb")
+    assert fits.returncode == 0 and "fit on one GPU of p5.48xlarge" in fits.stdout, fits.stdout
+    too_big = gpufleet("compat", "--instance-type", "p5.48xlarge", "--driver", "570.133.20",
+                       "--mig-profiles", "3g.40gb,3g.40gb,3g.40gb")
+    assert too_big.returncode == 1 and "do not fit on one GPU" in too_big.stdout, too_big.stdout
+
+
+def test_mig_profiles_must_be_profile_names(gpufleet):
+    bad = gpufleet("compat", "--instance-type", "p5.48xlarge", "--driver", "570.133.20", "--mig-profiles", "1g.10gb,$(id)")
+    assert bad.returncode == 2 and "--mig-profiles: '$(id)' is not a MIG profile" in bad.stderr, bad.stderr
+    both = gpufleet("compat", "--gpu", "H100", "--driver", "570.133.20", "--mig-profile", "1g.10gb",
+                    "--mig-profiles", "1g.10gb")
+    assert both.returncode == 2
