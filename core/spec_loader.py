@@ -119,12 +119,28 @@ def stack_region(path: str | Path) -> Optional[str]:
     return region if isinstance(region, str) else None
 
 
+def region_errors(spec: FleetSpec, region: Optional[str]) -> list[tuple[str, str]]:
+    """What a deployment needs of `aws:region` beyond the AWS provider: the EFA device plugin's image is in the
+    region's EKS registry, also on an existing cluster, where nothing else of the stack needs a region."""
+    efa = [p.name for p in spec.node_pools if p.efa]
+    if efa and not region:
+        return [(AWS_REGION_KEY, f"required: pools {', '.join(efa)} use EFA, whose device plugin image is in the "
+                 "region's EKS registry (pulumi config set aws:region REGION)")]
+    return []
+
+
 def parse_program_config(raw: Mapping[str, Any]) -> FleetSpec:
-    """The running Pulumi program's whole config (structured values arrive as JSON text)."""
+    """The running Pulumi program's whole config (structured values arrive as JSON text), checked for what the
+    deployment needs of the AWS provider's config."""
     config = {}
     for key, value in namespaced_config(raw, PROGRAM_CONFIG).items():
         try:
             config[key] = json.loads(value) if isinstance(value, str) else value
         except json.JSONDecodeError:
             config[key] = value
-    return parse_spec(config, PROGRAM_CONFIG)
+    spec = parse_spec(config, PROGRAM_CONFIG)
+    region = raw.get(AWS_REGION_KEY)
+    problems = region_errors(spec, region if isinstance(region, str) else None)
+    if problems:
+        raise SpecError(problems, PROGRAM_CONFIG)
+    return spec
