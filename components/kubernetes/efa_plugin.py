@@ -17,9 +17,9 @@ import pulumi
 from core.facts import load_facts
 from core.names import EFA_DEVICE_PLUGIN_APP, POOL_LABEL
 
-from .meta import NODE_CRITICAL, GpuDaemons, gpu_daemonset
+from .device_plugin import KUBELET_DEVICE_PLUGINS
+from .meta import NODE_CRITICAL, GpuDaemons, gpu_daemonset, node_affinity
 
-KUBELET_DEVICE_PLUGINS = "/var/lib/kubelet/device-plugins"
 INFINIBAND_DEVICES = "/dev/infiniband"
 # The chart tolerates CriticalAddonsOnly besides the taints it is given.
 CRITICAL_ADDONS_TOLERATION = {"key": "CriticalAddonsOnly", "operator": "Exists"}
@@ -31,9 +31,7 @@ def efa_plugin_pod_spec(image: pulumi.Input[str], efa_pools: tuple[str, ...], da
         "priorityClassName": NODE_CRITICAL,
         "hostNetwork": True,
         "automountServiceAccountToken": False,
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": POOL_LABEL, "operator": "In", "values": list(efa_pools)}]}
-        ]}}},
+        "affinity": node_affinity(POOL_LABEL, list(efa_pools)),
         "tolerations": [CRITICAL_ADDONS_TOLERATION, *(dict(t) for t in daemons.tolerations)],
         "containers": [{
             "name": EFA_DEVICE_PLUGIN_APP,

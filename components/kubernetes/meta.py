@@ -67,17 +67,20 @@ def restricted_container_security(read_only_root: bool = True, add_capabilities:
     return context
 
 
-def gpu_node_affinity() -> dict:
-    """Required node affinity: GPU nodes only (every pool carries nvidia.com/gpu.present=true)."""
+def node_affinity(label: str, values: list[str]) -> dict:
+    """Required node affinity: only nodes whose `label` is one of `values`."""
     return {
         "nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [
-                    {"matchExpressions": [{"key": GPU_PRESENT_LABEL, "operator": "In", "values": ["true"]}]}
-                ]
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": label, "operator": "In", "values": values}]}]
             }
         }
     }
+
+
+def gpu_node_affinity() -> dict:
+    """Required node affinity: GPU nodes only (every pool carries nvidia.com/gpu.present=true)."""
+    return node_affinity(GPU_PRESENT_LABEL, ["true"])
 
 
 def gpu_pod_placement(tolerations: tuple[dict, ...]) -> dict:
