@@ -8,13 +8,13 @@
 # A tool's <key> covers only its own pins and recipe (see TOOLS and tool_key), so bumping one pin rebuilds one
 # tool and adding a tool rebuilds none of the others; <hash> covers every tool's key. Tools whose Kubernetes
 # libraries agree share one Go module (kube: the control plane and kwok), so Go's build cache compiles each
-# shared package once.
+# shared package once; kueue's are older than the control plane's, so it builds in a module of its own.
 #
 #     tools/build.sh               build what is missing (all tools)
-#     tools/build.sh TOOL...       only these (pulumi etcd kube kwok kubernetes-provider, or an executable's name)
+#     tools/build.sh TOOL...       only these (pulumi etcd kube kwok kubernetes-provider kueue, or an executable's name)
 #     tools/build.sh --print-bin   print the bin directory (builds nothing)
 #     tools/build.sh --print-keys  print each tool's directory, then the bin directory (builds nothing)
-#     tools/build.sh sync [pulumi|etcd|kube|provider]...  rewrite each tool module's go.mod/go.sum from versions.env (needs the proxy)
+#     tools/build.sh sync [pulumi|etcd|kube|provider|kueue]...  rewrite each tool module's go.mod/go.sum from versions.env (needs the proxy)
 #
 # Environment: GO (default: go on PATH, else /usr/local/go/bin/go), GPUFLEET_TOOLS, GOFLAGS (default
 # -p=2), NICE (default 10).
@@ -38,6 +38,7 @@ etcd                 etcd                 etcd                                  
 kube                 kube                 kube-apiserver,kube-controller-manager,kube-scheduler     KUBERNETES_VERSION
 kwok                 kube                 kwok                                                      KUBERNETES_VERSION,KWOK_VERSION
 kubernetes-provider  kubernetes-provider  pulumi-resource-kubernetes  K8S_PROVIDER_MODULE_VERSION,K8S_PROVIDER_VERSION,K8S_PROVIDER_SDK_VERSION
+kueue                kueue                kueue                                                     KUEUE_VERSION
 '
 ALL_TOOLS=()
 declare -A MODULE EXES VARS
@@ -117,6 +118,15 @@ sync_provider() {
         provider_embeds && "$GO" mod tidy)
 }
 
+# Kueue in a module of its own: its Kubernetes libraries (v0.35) are not the control plane's (versions.env).
+sync_kueue() {
+    log "sync: kueue ($KUEUE_VERSION)"
+    new_gomod "$here/kueue" gpufleet.local/tools/kueue
+    (cd "$here/kueue" &&
+        "$GO" mod edit -require="sigs.k8s.io/kueue@$KUEUE_VERSION" -tool=sigs.k8s.io/kueue/cmd/kueue &&
+        "$GO" mod tidy)
+}
+
 # Fail when a go.mod no longer matches versions.env (someone edited one but not the other).
 check_pins() {
     local want
@@ -133,6 +143,9 @@ check_pins() {
     want="github.com/pulumi/pulumi-kubernetes/provider/v4 $K8S_PROVIDER_MODULE_VERSION"
     (cd "$here/kubernetes-provider" && "$GO" list -m github.com/pulumi/pulumi-kubernetes/provider/v4) |
         grep -qx "$want" || die "tools/kubernetes-provider/go.mod does not require $want: run tools/build.sh sync"
+    want="sigs.k8s.io/kueue $KUEUE_VERSION"
+    (cd "$here/kueue" && "$GO" list -m sigs.k8s.io/kueue) | grep -qx "$want" ||
+        die "tools/kueue/go.mod does not require $want: run tools/build.sh sync"
 }
 
 moddir() { # module@version, resolved inside a tool module directory $1
@@ -182,14 +195,19 @@ build_kube() {
 
 # kwok simulates nothing without Stages. kwok.yaml beside it holds the ones kwokctl configures by default
 # (pkg/kwokctl/runtime/cluster.go getDefaultNodeStages with a node lease, getDefaultPodStages), taken from
-# the module's kustomize/stage/ at this version.
+# the module's kustomize/stage/ at this version, except pod-complete: the fast one completes a Job's pods as
+# soon as they run, and the Kueue tests need Job pods that keep running. pod/general/pod-complete matches the
+# same pods (Running with Ready True, which pod/fast/pod-ready sets) and completes them after a delay: by
+# default 1-5 s at random; a pod's annotations pod-complete.stage.kwok.x-k8s.io/delay and .../jitter-delay set
+# it, both needed for a longer one (pkg/utils/lifecycle/lifecycle.go, Stage.Delay: a jitter-delay not above
+# the delay is the delay, so delay alone is capped at the 5 s default jitter), e.g. both "1h".
 build_kwok() {
     local stage src
     "${gobuild[@]}" -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" -o "$tmp/kwok" \
         sigs.k8s.io/kwok/cmd/kwok
     src="$(moddir . "sigs.k8s.io/kwok@$KWOK_VERSION")/kustomize/stage"
     for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
-        pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+        pod/fast/pod-ready pod/general/pod-complete pod/fast/pod-delete; do
         printf -- '---\n'
         cat "$src/$stage.yaml"
     done > "$tmp/kwok.yaml"
@@ -199,6 +217,13 @@ build_kubernetes_provider() {
     provider_embeds
     "${gobuild[@]}" -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_VERSION" \
         -o "$tmp/pulumi-resource-kubernetes" .
+}
+
+# Of what kueue's Makefile stamps (LD_FLAGS: $(version_pkg).GitVersion, GitCommit, BuildDate; version_pkg is
+# sigs.k8s.io/kueue/pkg/version) only the version, which the manager logs at start: a date would vary the build.
+build_kueue() {
+    "${gobuild[@]}" -ldflags "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION" -o "$tmp/kueue" \
+        sigs.k8s.io/kueue/cmd/kueue
 }
 
 # A tool's key: what its build reads of its own and nothing else (not versions.env's comments, not another
@@ -271,7 +296,7 @@ tool_of() { # name: the tool of that name or making an executable of that name
 case "${1:-}" in
     sync)
         shift
-        for t in "${@:-pulumi etcd kube provider}"; do
+        for t in "${@:-pulumi etcd kube provider kueue}"; do
             for u in $t; do "sync_${u/kubernetes-/}"; done
         done
         log "sync: done; review and commit tools/*/go.mod tools/*/go.sum"
