@@ -25,8 +25,10 @@ from .kubernetes.admission import TenantAdmission, TenantAdmissionArgs, pool_tai
 from .kubernetes.cluster import ExistingCluster, ExistingClusterArgs
 from .kubernetes.device_plugin import DevicePlugin, DevicePluginArgs
 from .kubernetes.efa_plugin import EfaDevicePlugin, EfaDevicePluginArgs
+from .kubernetes.kueue import Kueue, KueueArgs
 from .kubernetes.meta import GpuDaemons
 from .kubernetes.monitoring import GpuMonitoring, GpuMonitoringArgs
+from .kubernetes.queues import FairShareQueues, FairShareQueuesArgs
 from .kubernetes.scheduling import Scheduling, SchedulingArgs
 from .kubernetes.system_namespace import SystemNamespace, SystemNamespaceArgs
 from .kubernetes.tenant import Tenant, TenantArgs
@@ -133,6 +135,16 @@ class GpuPlatform(pulumi.ComponentResource):
             for tenant in plan.tenants
         }
         tenants = list(self.tenants.values())
+        if plan.queues is not None:
+            # After the node groups (`after`): the manager runs on the system pool, its pod must be scheduled.
+            self.kueue = Kueue(
+                "kueue",
+                KueueArgs(system_pool=plan.system_pool is not None, await_workloads=plan.cluster.await_workloads),
+                opts=on_k8s(*after),
+            )
+            self.queues = FairShareQueues(
+                "queues", FairShareQueuesArgs(queues=plan.queues), opts=on_k8s(self.kueue, self.scheduling, *tenants)
+            )
         # After the tenants: the policy reads the namespaces' annotations and must not block their setup.
         self.admission = TenantAdmission(
             "tenant-admission", TenantAdmissionArgs(pool_taints=pool_taint_table(plan.pools)), opts=on_k8s(*tenants)

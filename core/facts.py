@@ -126,6 +126,8 @@ class Software:
     dcgm_exporter_version: str
     container_toolkit_version: str
     driver_version: str
+    kueue_image: str
+    kueue_version: str
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,10 @@ SPOT = "spot"
 
 # Who creates a pool's nodes (the pool inventory's managedBy): this stack, or something before it.
 MANAGED_EXTERNALLY = "existing"
+
+# Kueue (sigs.k8s.io/kueue): its namespace, the API version of its objects, and the labels a Job carries
+# (pkg/controller/constants/constants.go QueueLabel, WorkloadPriorityClassLabel).
+KUEUE_NAMESPACE = "kueue-system"
+KUEUE_API_VERSION = "kueue.x-k8s.io/v1beta2"
+QUEUE_NAME_LABEL = "kueue.x-k8s.io/queue-name"
+WORKLOAD_PRIORITY_CLASS_LABEL = "kueue.x-k8s.io/priority-class"

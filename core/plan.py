@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from .access import PrincipalAccess, eks_access_plan
 from .facts import InstanceType, load_facts
@@ -60,6 +60,9 @@ from .spec import (
     SharingSpec,
     TenantSpec,
 )
+
+if TYPE_CHECKING:
+    from .queues import QueuePlan, TenantQueue
 
 # The EKS API spells taint effects differently from Kubernetes.
 EKS_TAINT_EFFECTS = MappingProxyType(
@@ -317,6 +320,8 @@ class FleetPlan:
     """The assumptions of the plan's cost estimates."""
     system_pool: Optional[SystemPoolPlan] = None
     """The system pool the fleet creates, or None (an existing cluster's own nodes run cluster services)."""
+    queues: Optional["QueuePlan"] = None
+    """The tenants' fair-sharing queues (Kueue), or None when queues are off."""
 
     def pool(self, name: str) -> PoolPlan:
         return next(p for p in self.pools if p.name == name)
@@ -471,14 +476,18 @@ def efa_quota(gpu_quota: int, pool: PoolPlan) -> int:
     return -(-gpu_quota * pool.efa_interfaces // units_per_node)
 
 
-def _quota(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> dict[str, str]:
+def _quota(tenant: TenantSpec, pools: dict[str, PoolPlan], queue: Optional["TenantQueue"]) -> dict[str, str]:
     """Extended resources only take a requests.* quota; every GPU resource of the tenant's pools, and the
-    EFA devices of its EFA pools (without a line, a namespace may request none of them)."""
+    EFA devices of its EFA pools (without a line, a namespace may request none of them). With a queue, the
+    GPU and EFA lines are the queue's ceiling (nominal + borrowing limit): Kueue decides within it, and the
+    quota only stops pods no queue admitted."""
     hard = {f"requests.{r}": str(tenant.gpu_quota) for name in tenant.pools for r in pools[name].gpu_resources}
     efa = [efa_quota(tenant.gpu_quota, pools[name]) for name in tenant.pools if pools[name].efa]
     if efa:
         hard[f"requests.{EFA_RESOURCE}"] = str(max(efa))
-    hard[GPU_QUOTA_RESOURCE] = str(tenant.gpu_quota)
+    hard.setdefault(GPU_QUOTA_RESOURCE, str(tenant.gpu_quota))
+    if queue is not None:
+        hard.update({f"requests.{r}": str(units) for r, units in queue.ceiling.items()})
     if tenant.cpu_quota is not None:
         hard["requests.cpu"] = tenant.cpu_quota
     if tenant.memory_quota is not None:
@@ -495,7 +504,7 @@ def _mig_devices_of_resources(pool: PoolPlan) -> dict[str, str]:
     return {GPU_RESOURCE: pool.mig_devices[0]}
 
 
-def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
+def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan], queue: Optional["TenantQueue"] = None) -> TenantPlan:
     priority_class = PRIORITY_CLASSES[tenant.priority]
     return TenantPlan(
         name=tenant.name,
@@ -521,7 +530,7 @@ def plan_tenant(tenant: TenantSpec, pools: dict[str, PoolPlan]) -> TenantPlan:
             )
             for name in tenant.pools
         ),
-        quota=MappingProxyType(_quota(tenant, pools)),
+        quota=MappingProxyType(_quota(tenant, pools, queue)),
         forbidden_priority_classes=(
             *(PRIORITY_CLASSES[p] for p in PRIORITY_ORDER[PRIORITY_ORDER.index(tenant.priority) + 1 :]),
             *SYSTEM_PRIORITY_CLASSES,
@@ -547,13 +556,17 @@ def plan_system_pool(spec: FleetSpec) -> Optional[SystemPoolPlan]:
 
 def plan_fleet(spec: FleetSpec) -> FleetPlan:
     """Every pool and tenant decision of the fleet, once."""
+    from .queues import plan_queues  # the queues are decided on the pools' plans (core/queues.py imports this module)
+
     pools = tuple(plan_pool(spec, pool) for pool in spec.node_pools)
     by_name = {p.name: p for p in pools}
+    queues = plan_queues(spec, pools)
     return FleetPlan(
         system_pool=plan_system_pool(spec),
         cluster=spec.cluster,
         pools=pools,
-        tenants=tuple(plan_tenant(t, by_name) for t in spec.tenants),
+        tenants=tuple(plan_tenant(t, by_name, queues.tenant(t.name) if queues else None) for t in spec.tenants),
+        queues=queues,
         eks_access=tuple(eks_access_plan(spec.tenants)),
         device_plugin=spec.device_plugin,
         monitoring=spec.monitoring,

@@ -519,6 +519,26 @@ class AccessSpec(SpecModel):
     )
 
 
+class TenantQueueSpec(SpecModel):
+    """How a tenant's ClusterQueue shares GPUs in its cohort (README, "Fair sharing between tenants")."""
+
+    borrowing_limit: Optional[int] = Field(
+        None, ge=0, le=MAX_GPU_QUOTA,
+        description="GPU units the tenant may borrow beyond its nominal quota, in each of its pools; unset: up to "
+        "what its cohort has idle. Borrowed GPUs are reclaimed (preempted) when their owner needs them.",
+    )
+    lending_limit: Optional[int] = Field(
+        None, ge=0, le=MAX_GPU_QUOTA,
+        description="GPU units of its nominal quota in each pool that other tenants may borrow while it is idle; "
+        "unset: all of them. The rest stays free for the tenant's own workloads.",
+    )
+    weight: float = Field(
+        1.0, gt=0, le=1000,
+        description="Fair-sharing weight: a tenant of weight 2 gets twice the share of borrowed GPUs of a tenant "
+        "of weight 1 before its workloads are preempted.",
+    )
+
+
 class TenantSpec(SpecModel):
     name: TenantName = Field(
         description="Tenant and namespace name, unique; not default, kube-system, kube-public, kube-node-lease "
@@ -538,6 +558,10 @@ class TenantSpec(SpecModel):
         "shared", description="dedicated: the tenant's pools are tainted for it and no other tenant may use them."
     )
     access: AccessSpec = Field(default_factory=AccessSpec, description="Principals and their namespace roles.")
+    queue: TenantQueueSpec = Field(
+        default_factory=TenantQueueSpec,
+        description="Fair sharing of the tenant's GPUs with the other tenants of its pools (with queues.enabled).",
+    )
 
 
 # --- monitoring and device plugin ------------------------------------------------------
@@ -581,6 +605,19 @@ class CostSpec(SpecModel):
 # --- the whole fleet -------------------------------------------------------------------
 
 
+class QueuesSpec(SpecModel):
+    enabled: bool = Field(
+        False,
+        description="Deploy Kueue on the system pool and queue every tenant's GPU Jobs: nominal quotas, borrowing "
+        "between the tenants of a pool and preemption (off: the namespace ResourceQuota alone).",
+    )
+    require_queue_name: bool = Field(
+        True,
+        description="Admission refuses a Job that requests GPUs in a tenant namespace without the "
+        "kueue.x-k8s.io/queue-name label (with enabled).",
+    )
+
+
 class FleetSpec(SpecModel):
     cluster: ClusterSpec
     drivers: DriversSpec = Field(default_factory=DriversSpec)
@@ -594,6 +631,9 @@ class FleetSpec(SpecModel):
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     device_plugin: DevicePluginSpec = Field(default_factory=DevicePluginSpec)
     cost: CostSpec = Field(default_factory=CostSpec, description="Assumptions of the plan's cost estimates.")
+    queues: QueuesSpec = Field(
+        default_factory=QueuesSpec, description="Fair-sharing queues (Kueue) for the tenants' GPU Jobs."
+    )
 
     def pool(self, name: str) -> NodePoolSpec:
         return next(p for p in self.node_pools if p.name == name)

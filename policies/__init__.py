@@ -5,10 +5,10 @@ ALL is the one list both the engine (through __main__.py) and `gpufleet check` e
 
 from __future__ import annotations
 
-from . import compatibility, nodes, supply_chain, tenancy
+from . import compatibility, nodes, queues, supply_chain, tenancy
 
 PACK_NAME = "gpu-fleet"
 
-ALL = [*compatibility.POLICIES, *nodes.POLICIES, *tenancy.POLICIES, *supply_chain.POLICIES]
+ALL = [*compatibility.POLICIES, *nodes.POLICIES, *tenancy.POLICIES, *queues.POLICIES, *supply_chain.POLICIES]
 
 BY_NAME = {policy.name: policy for policy in ALL}

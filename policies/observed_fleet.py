@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional
 from core import names
 from core.facts import Gpu, InstanceType, load_facts
 from core.mig import parse_config_label
-from core.plan import SHARED_MODES, Taint, devices_per_gpu, gpus_per_node, mig_devices_per_gpu
+from core.plan import SHARED_MODES, TIME_SLICING, Taint, devices_per_gpu, gpus_per_node, mig_devices_per_gpu
 
 from . import resource_types
 from .props import annotations, as_int, get, items, labels, mapping, parse_document, split_list
@@ -70,6 +70,17 @@ class Pool:
             return None
         geometry = mig_devices_per_gpu(catalog, self.sharing, self.mig_profile, self.mig_profiles)
         return gpus_per_node(catalog) * devices_per_gpu(geometry)
+
+    @property
+    def units_at_max(self) -> Optional[int]:
+        """GPU units at max size: devices, x replicas under time-slicing (what pods request and queues count);
+        None when not known."""
+        per_node = self.devices_per_node
+        if per_node is None or self.max_size is None:
+            return None
+        if self.sharing == TIME_SLICING:
+            return None if self.replicas is None else self.max_size * per_node * self.replicas
+        return self.max_size * per_node
 
     @property
     def shared(self) -> bool:
@@ -268,7 +279,9 @@ def _read_fleet(resources: list[Any]) -> Fleet:
     for r in resources:
         if r.resource_type == resource_types.CONFIG_MAP and is_pool_inventory(r.props):
             for pool in pools_from_inventory(r.props, r.urn):
-                fleet.pools.setdefault(pool.name, pool)
+                known_pool = fleet.pools.setdefault(pool.name, pool)
+                if known_pool.replicas is None:  # a node group does not say; the inventory does
+                    known_pool.replicas = pool.replicas
                 fleet.inventory_order.append(pool.name)
         elif r.resource_type == resource_types.NAMESPACE:
             tenant = tenant_from_namespace(r.props, r.urn)
@@ -289,3 +302,74 @@ def quota_of(fleet: Fleet, tenant: Tenant) -> tuple[Optional[Any], Optional[int]
         if names.GPU_QUOTA_RESOURCE in hard:
             return quota, as_int(hard[names.GPU_QUOTA_RESOURCE])
     return None, None
+
+
+@dataclass
+class Queue:
+    """A ClusterQueue or a Cohort of Kueue: its GPU quotas per flavor (the pool the flavor is named after)."""
+
+    name: str
+    urn: str
+    kind: str  # ClusterQueue or Cohort
+    tenant: Optional[str]
+    """The tenant a ClusterQueue belongs to (its gpufleet.io/tenant label)."""
+    cohort: Optional[str]
+    nominal: dict[str, Optional[int]]
+    """Flavor -> nominal GPU units (the largest over its GPU resources); None when not known."""
+    borrowing_limits: dict[str, list[Optional[int]]]
+    """Flavor -> the borrowingLimit of each GPU resource (None: unset)."""
+    over_lent: list[str]
+    """'flavor/resource' where lendingLimit exceeds nominalQuota."""
+
+
+def _is_gpu_resource(name: str) -> bool:
+    return name == names.GPU_RESOURCE or name.startswith(names.MIG_RESOURCE_PREFIX)
+
+
+def queue_of_resource(resource_type: str, props: Any, urn: str, name: str) -> Queue:
+    nominal: dict[str, Optional[int]] = {}
+    limits: dict[str, list[Optional[int]]] = {}
+    over_lent = []
+    for group in items(props, "spec", "resourceGroups"):
+        for flavor in items(group, "flavors"):
+            flavor_name = str(get(flavor, "name"))
+            for quota in items(flavor, "resources"):
+                resource, amount = str(get(quota, "name")), as_int(get(quota, "nominalQuota"))
+                lending = as_int(get(quota, "lendingLimit"))
+                if lending is not None and amount is not None and lending > amount:
+                    over_lent.append(f"{flavor_name}/{resource}")
+                if not _is_gpu_resource(resource):
+                    continue
+                known_so_far = nominal.get(flavor_name, 0)
+                nominal[flavor_name] = None if amount is None or known_so_far is None else max(known_so_far, amount)
+                limits.setdefault(flavor_name, []).append(as_int(get(quota, "borrowingLimit")))
+    kind = "Cohort" if resource_type == resource_types.COHORT else "ClusterQueue"
+    return Queue(
+        name=get(props, "metadata", "name") or name,
+        urn=urn,
+        kind=kind,
+        tenant=labels(props).get(names.TENANT_LABEL),
+        cohort=get(props, "spec", "cohortName"),
+        nominal=nominal,
+        borrowing_limits=limits,
+        over_lent=over_lent,
+    )
+
+
+def queues_of(fleet: Fleet) -> list[Queue]:
+    """The stack's ClusterQueues, then its Cohorts."""
+    return [
+        queue_of_resource(r.resource_type, r.props, r.urn, r.name)
+        for kind in (resource_types.CLUSTER_QUEUE, resource_types.COHORT)
+        for r in fleet.of_type(kind)
+    ]
+
+
+def tenant_gpu_quota(fleet: Fleet, tenant: Tenant) -> tuple[Optional[Any], Optional[int]]:
+    """The resource that states the tenant's GPU quota and its value: its ClusterQueue's nominal quotas where
+    it has one (its ResourceQuota is then the queue's ceiling), else its ResourceQuota (quota_of)."""
+    for r in fleet.of_type(resource_types.CLUSTER_QUEUE):
+        if labels(r.props).get(names.TENANT_LABEL) == tenant.name:
+            nominal = queue_of_resource(r.resource_type, r.props, r.urn, r.name).nominal.values()
+            return r, None if None in nominal else sum(nominal)
+    return quota_of(fleet, tenant)

@@ -24,6 +24,9 @@ DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 JOB = "kubernetes:batch/v1:Job"
+# Kueue (core.names.KUEUE_API_VERSION)
+CLUSTER_QUEUE = "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue"
+COHORT = "kubernetes:kueue.x-k8s.io/v1beta2:Cohort"
 CRON_JOB = "kubernetes:batch/v1:CronJob"
 
 # Workloads whose pod template sits at spec.template (CronJob: spec.jobTemplate.spec.template).

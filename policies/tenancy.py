@@ -12,7 +12,15 @@ from core.plan import TIME_SLICING
 
 from . import resource_types
 from .builders import resource_policy, schema, stack_policy
-from .observed_fleet import Fleet, Pool, device_plugin_configs, pools_of_resource, quota_of, tenant_from_namespace
+from .observed_fleet import (
+    Fleet,
+    Pool,
+    device_plugin_configs,
+    pools_of_resource,
+    quota_of,
+    tenant_from_namespace,
+    tenant_gpu_quota,
+)
 from .props import annotations, get, items, labels, mapping, parse_document, pending
 
 # --- tenant-has-gpu-quota ---------------------------------------------------------------
@@ -57,7 +65,7 @@ def quota_groups(fleet: Fleet, ratio: float) -> tuple[list[QuotaCapacityGroup], 
     quotas: dict[str, Any] = {}
     tenants = []
     for tenant in fleet.tenants:
-        resource, quota = quota_of(fleet, tenant)
+        resource, quota = tenant_gpu_quota(fleet, tenant)
         quotas[tenant.name] = resource
         tenants.append(TenantQuota(tenant.name, quota, tuple(tenant.pools)))
     # pools in the inventory's (= the spec's) order, as the plan lists them; others after them

@@ -97,21 +97,26 @@ def _is_gpu_key(var: str) -> str:
     return f"({var} == {cel_literal(GPU_RESOURCE)} || {var}.startsWith({cel_literal(MIG_RESOURCE_PREFIX)}))"
 
 
+def containers_expression(pod_spec: str) -> str:
+    """The containers and init containers of the pod spec at CEL path `pod_spec`."""
+    return f"{pod_spec}.containers + (has({pod_spec}.initContainers) ? {pod_spec}.initContainers : [])"
+
+
+def requests_gpus_expression(containers: str) -> str:
+    """Some container of the list at CEL path `containers` requests or limits a GPU resource."""
+    return (
+        f"{containers}.exists(c, has(c.resources) && ("
+        f"(has(c.resources.requests) && c.resources.requests.exists(k, {_is_gpu_key('k')})) || "
+        f"(has(c.resources.limits) && c.resources.limits.exists(k, {_is_gpu_key('k')}))))"
+    )
+
+
 def variables(pool_taints: PoolTaints) -> list[dict[str, str]]:
     """Named expressions the validations share (evaluated lazily, at most once per request)."""
     pools = f"namespaceObject.metadata.annotations[{cel_literal(POOLS_ANNOTATION)}]"
     return [
-        {
-            "name": "containers",
-            "expression": "object.spec.containers + "
-            "(has(object.spec.initContainers) ? object.spec.initContainers : [])",
-        },
-        {
-            "name": "gpuPod",
-            "expression": "variables.containers.exists(c, has(c.resources) && ("
-            f"(has(c.resources.requests) && c.resources.requests.exists(k, {_is_gpu_key('k')})) || "
-            f"(has(c.resources.limits) && c.resources.limits.exists(k, {_is_gpu_key('k')}))))",
-        },
+        {"name": "containers", "expression": containers_expression("object.spec")},
+        {"name": "gpuPod", "expression": requests_gpus_expression("variables.containers")},
         {
             "name": "allowedPools",
             "expression": "has(namespaceObject.metadata.annotations) && "

@@ -8,6 +8,7 @@ from typing import Any
 from core.capacity import DEFAULT_MAX_RATIO, capacity_report
 from core.cost import cost_report, fleet_cost
 from core.plan import FleetPlan
+from core.queues import fair_share_report
 
 from ..offline import OfflineRun
 
@@ -43,5 +44,6 @@ def build_plan(
         "tenants": tenant_summary(run.plan),
         "cost": cost_report(fleet_cost(run.plan), region),
         "capacity": capacity_report(run.plan, max_ratio),
+        **({"fairSharing": report} if (report := fair_share_report(run.plan.queues)) else {}),
         "violations": violations or [],
     }

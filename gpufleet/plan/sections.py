@@ -162,6 +162,40 @@ def capacity_sections(plan: dict[str, Any]) -> list[Section]:
     return sections
 
 
+def _limit(value: Optional[int], unset: str) -> str:
+    return unset if value is None else str(value)
+
+
+def fair_share_sections(plan: dict[str, Any]) -> list[Section]:
+    """The tenants' queues per pool and the capacity of each cohort (queues.enabled)."""
+    fair = plan.get("fairSharing")
+    if not fair:
+        return []
+    return [
+        Section(
+            "Fair sharing (Kueue): each tenant's queue per pool, in GPU units",
+            ["tenant", "pool", "nominal", "borrowing limit", "lending limit", "weight", "cohort"],
+            [
+                [t["name"], p["pool"], p["nominal"], _limit(p["borrowingLimit"], "cohort idle"),
+                 _limit(p["lendingLimit"], "all"), f"{t['weight']:g}", t["cohort"]]
+                for t in fair["tenants"]
+                for p in t["pools"]
+            ],
+            ["nominal: guaranteed (the gpuQuota split over the tenant's pools in their order); a tenant borrows what "
+             "others leave idle, up to its borrowing limit, and gets its nominal back by preemption."],
+        ),
+        Section(
+            "Cohorts: GPU units at max size, and what no nominal quota claims (borrowable by any member)",
+            ["cohort", "pool", "tenants", "GPUs at max", "idle"],
+            [
+                [c["name"], pool, ",".join(c["tenants"]), c["gpusAtMax"][pool], c["idle"][pool]]
+                for c in fair["cohorts"]
+                for pool in c["pools"]
+            ],
+        ),
+    ]
+
+
 def compare_sections(compare: dict[str, Any]) -> list[Section]:
     head, base = compare["head"], compare["base"]
     if head == base:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..text_table import table
-from .sections import capacity_sections, compare_sections, cost_sections, markdown_table, render_markdown, render_text
+from .sections import (
+    capacity_sections,
+    compare_sections,
+    cost_sections,
+    fair_share_sections,
+    markdown_table,
+    render_markdown,
+    render_text,
+)
 
 
 def plan_text(plan: dict[str, Any]) -> str:
@@ -44,7 +52,7 @@ def plan_text(plan: dict[str, Any]) -> str:
         )
     if plan.get("compare"):
         parts.append(render_text(compare_sections(plan["compare"])))
-    parts.append(render_text(cost_sections(plan) + capacity_sections(plan)))
+    parts.append(render_text(cost_sections(plan) + capacity_sections(plan) + fair_share_sections(plan)))
     violations = plan.get("violations") or []
     mandatory = sum(v.get("level") == "mandatory" for v in violations)
     parts += ["", f"Policy violations: {len(violations)} ({mandatory} mandatory)"]
@@ -70,7 +78,7 @@ def plan_markdown(plan: dict[str, Any]) -> str:
         ]
     if plan.get("compare"):
         parts.append(render_markdown(compare_sections(plan["compare"])))
-    parts.append(render_markdown(cost_sections(plan) + capacity_sections(plan)))
+    parts.append(render_markdown(cost_sections(plan) + capacity_sections(plan) + fair_share_sections(plan)))
     parts += [
         "<details><summary>Resources by type</summary>",
         "",

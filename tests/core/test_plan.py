@@ -168,7 +168,9 @@ def test_quota_values():
     assert dict(plan.tenant("search-serving").quota) == {
         "requests.cpu": "192",
         "requests.memory": "1536Gi",
-        "requests.nvidia.com/gpu": "24",
+        # queued (prod has queues on): nominal 24 + borrowing limit 8 per pool, at most each pool's units:
+        # inference-l4 10 + inference-h100 min(14 + 8, 32)
+        "requests.nvidia.com/gpu": "32",
     }
     # Its EFA pools: p5 (32 devices per 8 GPUs) and p4d (4 per 8): the larger share of 64 GPUs' worth.
     assert dict(plan.tenant("foundation-models").quota) == {"requests.nvidia.com/gpu": "64",

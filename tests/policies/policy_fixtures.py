@@ -238,6 +238,30 @@ def tenant_stack(**namespace_kwargs) -> list[PlannedResource]:
     return [node_group(), ns, quota(name), network_policy(name)]
 
 
+def cluster_queue(name: str = "team-a", cohort: Optional[str] = "shared", flavors: Optional[dict] = None,
+                  tenant: Optional[str] = None) -> PlannedResource:
+    """A tenant's ClusterQueue; flavors: pool -> {nominalQuota, borrowingLimit?, lendingLimit?} of nvidia.com/gpu."""
+    flavors = flavors if flavors is not None else {"train-h100": {"nominalQuota": 8}}
+    spec: dict = {"resourceGroups": [{
+        "coveredResources": ["nvidia.com/gpu"],
+        "flavors": [{"name": pool, "resources": [{"name": "nvidia.com/gpu", **quota}]} for pool, quota in flavors.items()],
+    }]}
+    if cohort is not None:
+        spec["cohortName"] = cohort
+    inputs = {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "ClusterQueue",
+              "metadata": {"name": name, "labels": {"gpufleet.io/tenant": tenant or name}}, "spec": spec}
+    return resource("kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue", name, inputs)
+
+
+def cohort(name: str = "shared", idle: Optional[dict] = None) -> PlannedResource:
+    """A Cohort with its own nominal nvidia.com/gpu per pool (idle: pool -> units)."""
+    idle = idle if idle is not None else {"train-h100": 0}
+    inputs = {"apiVersion": "kueue.x-k8s.io/v1beta2", "kind": "Cohort", "metadata": {"name": name}, "spec": {
+        "resourceGroups": [{"coveredResources": ["nvidia.com/gpu"], "flavors": [
+            {"name": pool, "resources": [{"name": "nvidia.com/gpu", "nominalQuota": units}]} for pool, units in idle.items()]}]}}
+    return resource("kubernetes:kueue.x-k8s.io/v1beta2:Cohort", name, inputs)
+
+
 DELETE = object()
 
 

@@ -37,6 +37,8 @@ ADDITIONS = {
     "node-user-data-matches-pool": "mandatory",
     "container-toolkit-patched": "mandatory",
     "network-policy-enforced": "mandatory",
+    "queues-within-capacity": "mandatory",
+    "critical-tenant-borrowing-limited": "mandatory",
 }
 
 

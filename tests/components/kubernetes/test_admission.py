@@ -23,8 +23,9 @@ def _resources(run, kind):
 @pytest.mark.parametrize("stack", STACKS)
 def test_policy_and_binding_registered(stack):
     run = stack_run(stack)
-    (policy,) = _resources(run, "ValidatingAdmissionPolicy")
-    (binding,) = _resources(run, "ValidatingAdmissionPolicyBinding")
+    (policy,) = [p for p in _resources(run, "ValidatingAdmissionPolicy") if p["metadata"]["name"] == admission.POLICY_NAME]
+    (binding,) = [b for b in _resources(run, "ValidatingAdmissionPolicyBinding")
+                  if b["spec"]["policyName"] == admission.POLICY_NAME]
     assert policy["apiVersion"] == binding["apiVersion"] == "admissionregistration.k8s.io/v1"
     assert policy["metadata"]["name"] == admission.POLICY_NAME
     assert policy["spec"]["failurePolicy"] == "Fail"

@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from fleet_fixtures import STACKS, spec_of, stack_config, stack_run
 
+from core.names import KUEUE_NAMESPACE
 from gpufleet.offline import run_offline
 
 K = "kubernetes:"
@@ -49,10 +50,15 @@ EXPECTED_KINDS = {
                 "ServiceAccount": 2, "DaemonSet": 3, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
                 "ResourceQuota": 4, "LimitRange": 2, "NetworkPolicy": 6, "RoleBinding": 2,
               "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
-    "prod": {"Namespace": 5, "ConfigMap": 8, "PriorityClass": 3, "ClusterRole": 3, "ClusterRoleBinding": 1,
-             "ServiceAccount": 2, "DaemonSet": 3, "Service": 1, "ServiceMonitor": 1, "PrometheusRule": 1,
-             "ResourceQuota": 8, "LimitRange": 4, "NetworkPolicy": 12, "RoleBinding": 7,
-              "ValidatingAdmissionPolicy": 1, "ValidatingAdmissionPolicyBinding": 1},
+    # prod queues with Kueue: its CRDs, namespace, RBAC, config, manager, webhooks, and the queues of core.queues
+    "prod": {"Namespace": 6, "ConfigMap": 9, "PriorityClass": 3, "ClusterRole": 4, "ClusterRoleBinding": 2,
+             "ServiceAccount": 3, "DaemonSet": 3, "Service": 2, "ServiceMonitor": 1, "PrometheusRule": 1,
+             "ResourceQuota": 8, "LimitRange": 4, "NetworkPolicy": 12, "RoleBinding": 9,
+             "ValidatingAdmissionPolicy": 2, "ValidatingAdmissionPolicyBinding": 2,
+             "CustomResourceDefinition": 11, "Role": 2, "Secret": 1, "Deployment": 1,
+             "MutatingWebhookConfiguration": 1, "ValidatingWebhookConfiguration": 1,
+             "WorkloadPriorityClass": 3, "Topology": 1, "ResourceFlavor": 6, "Cohort": 3, "ClusterQueue": 4,
+             "LocalQueue": 4},
 }
 
 
@@ -165,7 +171,7 @@ def test_tenant_objects(stack):
         assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
         assert ns["metadata"]["annotations"]["gpufleet.io/pools"] == ",".join(tenant.pools)
         quota = by_kind_name(run, "ResourceQuota", "gpufleet-quota", tenant.name)
-        assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == str(tenant.gpu_quota)
+        assert quota["spec"]["hard"] == dict(tenant.quota)
         deny = by_kind_name(run, "NetworkPolicy", "gpufleet-default-deny", tenant.name)
         assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
         by_kind_name(run, "LimitRange", "gpufleet-limits", tenant.name)
@@ -175,7 +181,8 @@ def test_tenant_objects(stack):
 
 def test_prod_quota_values():
     hard = by_kind_name(stack_run("prod"), "ResourceQuota", "gpufleet-quota", "analytics")["spec"]["hard"]
-    assert hard == {"requests.nvidia.com/gpu": "8", "requests.cpu": "64", "requests.memory": "256Gi"}
+    # queued: the ceiling of its queue, nominal 8 + what it may borrow, at most batch-a10g's 24 GPUs
+    assert hard == {"requests.nvidia.com/gpu": "24", "requests.cpu": "64", "requests.memory": "256Gi"}
 
 
 def _tenant_principal_names(plan) -> dict[str, set[str]]:
@@ -194,6 +201,9 @@ def test_rbac_subjects_never_cross_tenants(stack):
     assert bindings
     for binding in bindings:
         namespace = binding["metadata"]["namespace"]
+        if namespace == KUEUE_NAMESPACE:  # the queue manager's own Roles, bound to its ServiceAccount
+            assert [s["kind"] for s in binding["subjects"]] == ["ServiceAccount"] and binding["roleRef"]["kind"] == "Role"
+            continue
         assert namespace in own
         assert binding["roleRef"]["kind"] == "ClusterRole"
         assert binding["roleRef"]["name"] in {"gpufleet-tenant-admin", "gpufleet-tenant-edit", "view"}
@@ -208,7 +218,7 @@ def test_no_cluster_role_binding_to_tenant_principals(stack):
     crbs = [r.inputs for r in k8s_resources(run) if r.inputs["kind"] == "ClusterRoleBinding"]
     for crb in crbs:
         for subject in crb["subjects"]:
-            assert subject["kind"] == "ServiceAccount" and subject["namespace"] == "gpu-system"
+            assert subject["kind"] == "ServiceAccount" and subject["namespace"] in ("gpu-system", KUEUE_NAMESPACE)
             assert subject["name"] not in all_principals
         assert crb["roleRef"]["name"] not in {"cluster-admin", "admin", "edit", "gpufleet-tenant-admin"}
 
@@ -247,7 +257,7 @@ def test_monitoring_off_registers_no_exporter_objects():
     config["monitoring"] = {"dcgmExporter": False, "serviceMonitor": True}
     run = run_offline(spec_of(config), "prod-nomon")
     found = kinds(run)
-    assert "ServiceMonitor" not in found and "PrometheusRule" not in found and "Service" not in found
+    assert "ServiceMonitor" not in found and "PrometheusRule" not in found
     names = {r.inputs["metadata"]["name"] for r in k8s_resources(run)}
     assert not {"dcgm-exporter", "gpufleet-gpu-dashboard", "dcgm-exporter-collectors"} & names
     assert found["DaemonSet"] == 2  # the device plugin and the EFA device plugin only
