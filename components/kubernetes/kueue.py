@@ -114,6 +114,14 @@ def manager_config() -> dict:
         "internalCertManagement": {
             "enable": True, "webhookServiceName": WEBHOOK_SERVICE, "webhookSecretName": WEBHOOK_SECRET,
         },
+        # As the release's sample configuration (config/components/manager/controller_manager_config.yaml):
+        # with the defaults (client QPS 20, burst 30; one worker per kind) 200 Jobs took 2.7x as long to run
+        # (benchmarks/README.md, "Kueue admission latency").
+        "controller": {"groupKindConcurrency": {
+            "Job.batch": 5, "Workload.kueue.x-k8s.io": 5, "LocalQueue.kueue.x-k8s.io": 1, "Cohort.kueue.x-k8s.io": 1,
+            "ClusterQueue.kueue.x-k8s.io": 1, "ResourceFlavor.kueue.x-k8s.io": 1,
+        }},
+        "clientConnection": {"qps": 50, "burst": 100},
         "manageJobsWithoutQueueName": False,
         "integrations": {"frameworks": list(QUEUED_FRAMEWORKS)},
         "fairSharing": FAIR_SHARING,

@@ -67,3 +67,20 @@ def test_render_writes_user_data_and_ansible_vars(gpufleet, tmp_path):
     assert sorted(p.stem for p in (out / "ansible-vars").iterdir()) == sorted(pools)
     vars_ = json.loads((out / "ansible-vars" / "training-h100.json").read_text())
     assert vars_["nvidia_fabric_manager_enabled"] is True
+
+
+def test_plan_shows_fair_sharing_where_queues_are_on(gpufleet):
+    result = gpufleet("plan", "--stack", "prod", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    fair = json.loads(result.stdout)["fairSharing"]
+    serving = next(t for t in fair["tenants"] if t["name"] == "search-serving")
+    assert [p["pool"] for p in serving["pools"]] == ["inference-l4", "inference-h100"]
+    assert sum(p["nominal"] for p in serving["pools"]) == 24 and {p["borrowingLimit"] for p in serving["pools"]} == {8}
+    cohort = next(c for c in fair["cohorts"] if "search-serving" in c["tenants"])
+    assert cohort["gpusAtMax"] == {"inference-l4": 10, "inference-h100": 32} and cohort["idle"]["inference-h100"] == 18
+    text = gpufleet("plan", "--stack", "prod").stdout
+    assert "Fair sharing (Kueue)" in text and "Cohorts:" in text and "inference-l4-cohort" in text
+    markdown = gpufleet("plan", "--stack", "prod", "--format", "markdown").stdout
+    assert "### Fair sharing (Kueue)" in markdown
+    dev = json.loads(gpufleet("plan", "--stack", "dev", "--format", "json").stdout)
+    assert "fairSharing" not in dev  # queues off

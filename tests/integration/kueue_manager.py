@@ -37,6 +37,8 @@ from typing import Optional
 import yaml
 from fleet_fixtures import ROOT
 
+from components.kubernetes.kueue import manager_config as program_manager_config
+from components.kubernetes.kueue import webhooks as program_webhooks
 from gpufleet.kube import KubeClient
 
 CRD_DIR = ROOT / "components" / "kubernetes" / "vendor" / "kueue" / "crds"
@@ -50,24 +52,14 @@ WEBHOOK_API = "/apis/admissionregistration.k8s.io/v1"
 # this directory and exits when it cannot (also with metrics.bindAddress "0"); no flag or config field moves it.
 METRICS_CERT_DIR = Path("/etc/kueue/metrics/certs")
 
-# The webhooks of config/components/webhook/manifests.yaml (v0.17.0) for Kueue's own objects and batch/v1 Jobs,
-# the one framework the manager enables here: (name, path, group, resources, operations). All of them are
-# v1 reviews, sideEffects None, failurePolicy Fail, with no selectors. The Pod, Deployment and StatefulSet ones
-# are left out: their frameworks are off, and on those paths the manager only answers no-ops
-# (pkg/controller/jobframework/setup.go); without them no Pod waits on the manager.
-MUTATING = (
-    ("mclusterqueue.kb.io", "/mutate-kueue-x-k8s-io-v1beta2-clusterqueue", "kueue.x-k8s.io", ["clusterqueues"], ["CREATE"]),
-    ("mjob.kb.io", "/mutate-batch-v1-job", "batch", ["jobs"], ["CREATE"]),
-    ("mresourceflavor.kb.io", "/mutate-kueue-x-k8s-io-v1beta2-resourceflavor", "kueue.x-k8s.io", ["resourceflavors"], ["CREATE"]),
-    ("mworkload.kb.io", "/mutate-kueue-x-k8s-io-v1beta2-workload", "kueue.x-k8s.io", ["workloads"], ["CREATE"]),
-)
-VALIDATING = (
-    ("vclusterqueue.kb.io", "/validate-kueue-x-k8s-io-v1beta2-clusterqueue", "kueue.x-k8s.io", ["clusterqueues"], ["CREATE", "UPDATE"]),
-    ("vcohort.kb.io", "/validate-kueue-x-k8s-io-v1beta2-cohort", "kueue.x-k8s.io", ["cohorts"], ["CREATE", "UPDATE"]),
-    ("vjob.kb.io", "/validate-batch-v1-job", "batch", ["jobs"], ["CREATE", "UPDATE"]),
-    ("vresourceflavor.kb.io", "/validate-kueue-x-k8s-io-v1beta2-resourceflavor", "kueue.x-k8s.io", ["resourceflavors"], ["CREATE", "UPDATE"]),
-    ("vworkload.kb.io", "/validate-kueue-x-k8s-io-v1beta2-workload", "kueue.x-k8s.io", ["workloads", "workloads/status"], ["CREATE", "UPDATE"]),
-)
+# The wait of a Job's pod on a simulated node before kwok completes it (kwok's pod/general/pod-complete Stage,
+# tools/build.sh): both annotations are needed for more than 5 s (pkg/utils/lifecycle/lifecycle.go Delay).
+RUN_FOR = {"pod-complete.stage.kwok.x-k8s.io/delay": "1h", "pod-complete.stage.kwok.x-k8s.io/jitter-delay": "1h"}
+
+
+def condition_true(obj: dict, kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True"
+               for c in (obj.get("status") or {}).get("conditions") or [])
 
 
 class KueueManagerError(RuntimeError):
@@ -181,14 +173,11 @@ def ensure_metrics_certs(cert_dir: Path, target: Path = METRICS_CERT_DIR) -> Non
 
 
 def manager_config(webhook_port: int, health_port: int, cert_dir: Path, extra: Optional[dict] = None) -> dict:
-    """The manager's Configuration (config.kueue.x-k8s.io/v1beta2, apis/config/v1beta2/configuration_types.go)
-    for a local process; extra is merged in (merge()), e.g. {"fairSharing": {...}}. The file is parsed strictly:
-    an unknown field stops the manager (pkg/config/config.go)."""
-    config = {
-        "apiVersion": "config.kueue.x-k8s.io/v1beta2",
-        "kind": "Configuration",
-        "namespace": NAMESPACE,
-        # On by default, and out of a cluster it needs a namespace controller-runtime cannot guess.
+    """The program's Configuration (components.kubernetes.kueue.manager_config: frameworks, fair sharing, feature
+    gates) with what a local process cannot have replaced; extra is merged in (merge()). The file is parsed
+    strictly: an unknown field stops the manager (pkg/config/config.go)."""
+    local = {
+        # Out of a cluster, leader election needs a namespace controller-runtime cannot guess.
         "leaderElection": {"leaderElect": False},
         # The rotator writes its certificates into a Secret for a kubelet to mount (pkg/util/cert/cert.go),
         # for a Service's DNS name: nothing a local process can serve with. Ours are in certDir.
@@ -196,34 +185,30 @@ def manager_config(webhook_port: int, health_port: int, cert_dir: Path, extra: O
         "webhook": {"host": "127.0.0.1", "port": webhook_port, "certDir": str(cert_dir)},
         "health": {"healthProbeBindAddress": f"127.0.0.1:{health_port}"},
         "metrics": {"bindAddress": "0"},  # off (it would need TokenReview and SubjectAccessReview rights)
-        "integrations": {"frameworks": ["batch/job"]},
-        "manageJobsWithoutQueueName": False,  # a Job without the queue label runs as if Kueue were absent
-        # On by default, the visibility server then needs /visibility/tls.{crt,key} and exits without them
-        # (pkg/visibility/server.go).
-        "featureGates": {"VisibilityOnDemand": False},
     }
-    return merge(config, extra or {})
+    config = {k: v for k, v in program_manager_config().items() if k not in local}
+    return merge({**config, **local}, extra or {})
 
 
 def webhook_configurations(name: str, port: int, ca_pem: bytes) -> tuple[dict, dict]:
-    """The MutatingWebhookConfiguration and ValidatingWebhookConfiguration `name`, each webhook at
-    https://127.0.0.1:<port><path> (URL instead of the Deployment's Service, as Kueue's own integration tests
-    do through envtest: test/integration/framework/framework.go)."""
+    """The MutatingWebhookConfiguration and ValidatingWebhookConfiguration `name` with the webhooks the program
+    registers (components.kubernetes.kueue.webhooks: Kueue's own objects and batch/v1 Jobs), each at
+    https://127.0.0.1:<port><path> instead of the manager's Service, as Kueue's own integration tests do through
+    envtest (test/integration/framework/framework.go)."""
     bundle = base64.b64encode(ca_pem).decode()
 
-    def hooks(table):
-        return [{
-            "name": hook, "admissionReviewVersions": ["v1"], "sideEffects": "None", "failurePolicy": "Fail",
-            "clientConfig": {"url": f"https://127.0.0.1:{port}{path}", "caBundle": bundle},
-            "rules": [{"apiGroups": [group], "apiVersions": ["v1beta2" if group == "kueue.x-k8s.io" else "v1"],
-                       "resources": resources, "operations": operations}],
-        } for hook, path, group, resources, operations in table]
+    def hooks(kind: str) -> list[dict]:
+        return [
+            {**hook, "clientConfig": {"url": f"https://127.0.0.1:{port}{hook['clientConfig']['service']['path']}",
+                                      "caBundle": bundle}}
+            for hook in program_webhooks(kind)
+        ]
 
     meta = {"name": name, "labels": {"app.kubernetes.io/managed-by": FIELD_MANAGER}}
     return ({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-             "metadata": meta, "webhooks": hooks(MUTATING)},
+             "metadata": meta, "webhooks": hooks("MutatingWebhookConfiguration")},
             {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-             "metadata": copy.deepcopy(meta), "webhooks": hooks(VALIDATING)})
+             "metadata": copy.deepcopy(meta), "webhooks": hooks("ValidatingWebhookConfiguration")})
 
 
 class KueueManager:

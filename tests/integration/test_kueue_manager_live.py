@@ -8,15 +8,20 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kueue_manager import QUEUE_LABEL, WEBHOOK_API, KueueManager, KueueManagerError, cluster_queue, kueue_binary
+from kueue_manager import (
+    QUEUE_LABEL,
+    RUN_FOR,
+    WEBHOOK_API,
+    KueueManager,
+    KueueManagerError,
+    cluster_queue,
+    condition_true,
+    kueue_binary,
+)
 
 pytestmark = pytest.mark.integration
 
 KUEUE_API = "/apis/kueue.x-k8s.io/v1beta2"
-# The simulated kubelet (kwok's pod/general/pod-complete Stage, tools/build.sh) completes a Job's pod after the
-# delay these annotations set; both are needed for more than 5 s.
-FAIR_SHARING = {"fairSharing": {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]}}
-RUN_FOR = {"pod-complete.stage.kwok.x-k8s.io/delay": "1h", "pod-complete.stage.kwok.x-k8s.io/jitter-delay": "1h"}
 
 
 def manager(local_engine, workdir: Path, config: dict) -> KueueManager:
@@ -26,8 +31,8 @@ def manager(local_engine, workdir: Path, config: dict) -> KueueManager:
 
 @pytest.fixture(scope="module")
 def kueue(local_engine, tmp_path_factory):
-    # With fair sharing on (the fleet's setting): the block is merged into the harness's Configuration.
-    with manager(local_engine, tmp_path_factory.mktemp("kueue"), FAIR_SHARING) as running:
+    # The program's Configuration (fair sharing on), made local by the harness.
+    with manager(local_engine, tmp_path_factory.mktemp("kueue"), {}) as running:
         yield running
 
 
@@ -52,11 +57,6 @@ def wait_for(condition, timeout: float, what: str):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.5)
-
-
-def condition_true(obj: dict, kind: str) -> bool:
-    return any(c.get("type") == kind and c.get("status") == "True"
-               for c in (obj.get("status") or {}).get("conditions") or [])
 
 
 def test_the_webhook_rejects_a_cluster_queue_lending_more_than_its_quota(kueue, cleanup):
