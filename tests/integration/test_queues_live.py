@@ -178,8 +178,9 @@ def test_borrowing_and_reclaim_between_two_tenants(fleet):
     submit(client, BATCH, 4, "borrowed")
     wait_for("8 batch Jobs admitted", lambda: len(admitted(client, BATCH)) == 8)
     wait_for("8 batch pods running", lambda: len(running_pods(client, BATCH)) == 8)
-    usage = client.get(f"{KUEUE}/clusterqueues/{BATCH}").body["status"]
-    assert usage["admittedWorkloads"] == 8
+    # The ClusterQueue's status follows its workloads' conditions a moment later (the manager batches updates).
+    wait_for("the batch ClusterQueue counting 8 admitted", lambda: client.get(
+        f"{KUEUE}/clusterqueues/{BATCH}").body.get("status", {}).get("admittedWorkloads") == 8)
 
     # The owner submits: the borrowed Jobs are preempted and the owner's admitted.
     submit(client, SERVE, 4, "owner")
