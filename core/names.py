@@ -140,6 +140,11 @@ SPOT = "spot"
 # Who creates a pool's nodes (the pool inventory's managedBy): this stack, or something before it.
 MANAGED_EXTERNALLY = "existing"
 
+# What launches the nodes of a pool this stack creates (the spec's nodePools[].provisioner).
+KARPENTER = "karpenter"
+NODEGROUP = "nodegroup"
+PROVISIONERS = (KARPENTER, NODEGROUP)
+
 # Kueue (sigs.k8s.io/kueue): its namespace, the API version of its objects, and the labels a Job carries
 # (pkg/controller/constants/constants.go QueueLabel, WorkloadPriorityClassLabel).
 KUEUE_NAMESPACE = "kueue-system"

@@ -30,6 +30,7 @@ from .names import (
     GPU_RESOURCE,
     GPU_TAINT_KEY,
     INSTALL_VAR,
+    KARPENTER,
     MANAGED_BY,
     MANAGED_EXTERNALLY,
     MIG_CONFIG_LABEL,
@@ -54,6 +55,7 @@ from .spec import (
     ClusterSpec,
     CostSpec,
     DevicePluginSpec,
+    DisruptionSpec,
     FleetSpec,
     MonitoringSpec,
     NodePoolSpec,
@@ -192,6 +194,10 @@ class PoolPlan:
     """The variables playbooks/site.yml takes for the pool (names documented in playbooks/README.md)."""
     managed_by: str
     """gpu-fleet where this stack creates the pool's nodes; existing where they already exist."""
+    provisioner: Optional[str] = None
+    """What launches the nodes this stack creates: karpenter or nodegroup; None where they already exist."""
+    disruption: Optional[DisruptionSpec] = None
+    """A Karpenter pool's disruption settings, defaults resolved (consolidation per workload); None otherwise."""
 
     @property
     def tolerations(self) -> list[dict]:
@@ -463,6 +469,18 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
             }
         ),
         managed_by=MANAGED_BY if spec.cluster.mode == "eks" else MANAGED_EXTERNALLY,
+        provisioner=spec.provisioner(pool),
+        disruption=_disruption(pool) if spec.provisioner(pool) == KARPENTER else None,
+    )
+
+
+def _disruption(pool: NodePoolSpec) -> DisruptionSpec:
+    """A training node is only ever removed once empty: consolidating it would evict a running job."""
+    disruption = pool.disruption or DisruptionSpec()
+    if disruption.consolidation is not None:
+        return disruption
+    return disruption.model_copy(
+        update={"consolidation": "WhenEmpty" if pool.workload == "training" else "WhenEmptyOrUnderutilized"}
     )
 
 

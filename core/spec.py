@@ -24,7 +24,10 @@ from .mig import PROFILE as MIG_PROFILE
 from .names import (
     AUTONAME_SUFFIX_LENGTH,
     IAM_ROLE_NAME_MAX,
+    KARPENTER,
     NODE_ROLE_SUFFIX,
+    NODEGROUP,
+    PROVISIONERS,
     RESERVED_LABEL_DOMAIN,
     RESERVED_LABELS,
     RESERVED_NAMESPACES,
@@ -42,6 +45,10 @@ _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
 _AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 SHOWN_MAX = 80  # longer values are shortened in error messages
 _KUBERNETES_VERSION = re.compile(r"1\.[0-9]{1,2}")
+# Karpenter's durations and disruption budgets (karpenter.sh_nodepools.yaml: consolidateAfter's pattern without
+# Never, budgets[].nodes' pattern).
+_DURATION = re.compile(r"([0-9]+(s|m|h))+")
+_BUDGET_NODES = re.compile(r"(100|[1-9]?[0-9])%|[0-9]+")
 # The OCI distribution spec's tag grammar.
 _IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 # EKS service quota: nodes per managed node group.
@@ -401,6 +408,29 @@ class TaintSpec(SpecModel):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = Field("NoSchedule", description="Taint effect.")
 
 
+Duration = Annotated[str, AfterValidator(_matching(_DURATION, "is not a duration such as 30s, 15m or 1h30m"))]
+BudgetNodes = Annotated[str, AfterValidator(_matching(_BUDGET_NODES, "is not a node count or a percentage (1, 10%)"))]
+
+
+class DisruptionSpec(SpecModel):
+    """When Karpenter may take a pool's nodes away (provisioner karpenter only)."""
+
+    consolidation: Optional[Literal["WhenEmpty", "WhenEmptyOrUnderutilized"]] = Field(
+        None,
+        description="Which nodes Karpenter consolidates. WhenEmpty: only nodes running no pods but daemons, so a "
+        "training job is never moved; WhenEmptyOrUnderutilized: also nodes whose pods fit elsewhere (they are "
+        "evicted and rescheduled). Default: WhenEmpty for training pools, WhenEmptyOrUnderutilized otherwise.",
+    )
+    consolidate_after: Duration = Field(
+        "15m",
+        description="How long a node must stay empty (or underutilized) before Karpenter removes it: longer than "
+        "the gap between two jobs, since a new GPU node boots for minutes (driver install and verification).",
+    )
+    budget: BudgetNodes = Field(
+        "1", description="Nodes of the pool Karpenter may disrupt at once: a count or a percentage of the pool."
+    )
+
+
 class SizedPool(SpecModel):
     """A node group's sizes: minSize <= desiredSize (default minSize) <= maxSize; subclasses declare them."""
 
@@ -440,6 +470,16 @@ class NodePoolSpec(SizedPool):
     )
     max_size: int = Field(
         1, ge=1, le=MAX_NODES_PER_POOL, description=f"Most nodes (at most {MAX_NODES_PER_POOL}, EKS's nodes per managed node group)."
+    )
+    provisioner: Optional[Literal[PROVISIONERS]] = Field(
+        None,
+        description=f"What launches the pool's nodes (cluster.mode eks). {KARPENTER}: a Karpenter NodePool and "
+        "EC2NodeClass; nodes are launched for pending pods, up to maxSize, and removed once empty (disruption); no "
+        f"node is kept warm, so minSize must be 0. {NODEGROUP}: an EKS managed node group of minSize to maxSize "
+        f"nodes, created with desiredSize. Default: {KARPENTER} when minSize is 0 and maxSize more, else {NODEGROUP}.",
+    )
+    disruption: Optional[DisruptionSpec] = Field(
+        None, description=f"When Karpenter removes the pool's nodes (provisioner {KARPENTER} only; defaults apply)."
     )
     driver_version: Optional[DriverVersion] = Field(None, description="Overrides drivers.version for this pool.")
     sharing: SharingSpec = Field(default_factory=SharingSpec, description="GPU sharing for the pool's nodes.")
@@ -638,6 +678,14 @@ class FleetSpec(SpecModel):
     def pool(self, name: str) -> NodePoolSpec:
         return next(p for p in self.node_pools if p.name == name)
 
+    def provisioner(self, pool: NodePoolSpec) -> Optional[str]:
+        """What launches the pool's nodes; None on an existing cluster (they exist already)."""
+        if self.cluster.mode != "eks":
+            return None
+        if pool.provisioner is not None:
+            return pool.provisioner
+        return KARPENTER if pool.min_size == 0 < pool.max_size else NODEGROUP
+
     @property
     def system_pool_enabled(self) -> bool:
         enabled = self.system_pool.enabled
@@ -673,6 +721,7 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
         if len(models) > 1:
             errors.append((f"{where}.instanceTypes", f"pool mixes GPU models {', '.join(models)}; a pool has one GPU model"))
         errors += _os_errors(spec, pool, where)
+        errors += _provisioner_errors(spec, pool, where)
         if pool.instance_store is not None:
             errors += [(f"{where}.instanceTypes[{j}]", f"'{t.name}' has no NVMe instance storage (instanceStore: "
                         f"{pool.instance_store})") for j, t in enumerate(catalog) if not t.instance_store]
@@ -747,6 +796,25 @@ def _os_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list[tuple[st
             (f"{where}.os", f"'{pool.os}' needs drivers.install ansible: install ami means the EKS NVIDIA AMI, "
              "which is Amazon Linux 2023 (use os al2023)")
         )
+    return errors
+
+
+def _provisioner_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list[tuple[str, str]]:
+    provisioner = spec.provisioner(pool)
+    if pool.provisioner == KARPENTER and provisioner is None:
+        return [(f"{where}.provisioner", f"'{KARPENTER}' needs cluster.mode eks: the program deploys Karpenter with "
+                 "the cluster it creates (an existing cluster's nodes exist already)")]
+    if provisioner != KARPENTER:
+        if pool.disruption is not None:
+            return [(f"{where}.disruption", f"only valid when the pool's provisioner is '{KARPENTER}'")]
+        return []
+    errors = []
+    if pool.min_size > 0:
+        errors.append((f"{where}.minSize", f"{pool.min_size}, but Karpenter keeps no node warm: a '{KARPENTER}' pool "
+                       f"has minSize 0 (use provisioner '{NODEGROUP}' for a floor of nodes)"))
+    if pool.desired_size:
+        errors.append((f"{where}.desiredSize", f"{pool.desired_size}, but Karpenter launches nodes for pending pods: "
+                       f"a '{KARPENTER}' pool has no desiredSize"))
     return errors
 
 

@@ -8,13 +8,14 @@
 # A tool's <key> covers only its own pins and recipe (see TOOLS and tool_key), so bumping one pin rebuilds one
 # tool and adding a tool rebuilds none of the others; <hash> covers every tool's key. Tools whose Kubernetes
 # libraries agree share one Go module (kube: the control plane and kwok), so Go's build cache compiles each
-# shared package once; kueue's are older than the control plane's, so it builds in a module of its own.
+# shared package once; kueue's and karpenter's are older than the control plane's (v0.35), so they share a
+# module of their own (controllers).
 #
 #     tools/build.sh               build what is missing (all tools)
-#     tools/build.sh TOOL...       only these (pulumi etcd kube kwok kubernetes-provider kueue, or an executable's name)
+#     tools/build.sh TOOL...       only these (pulumi etcd kube kwok kubernetes-provider kueue karpenter, or an executable's name)
 #     tools/build.sh --print-bin   print the bin directory (builds nothing)
 #     tools/build.sh --print-keys  print each tool's directory, then the bin directory (builds nothing)
-#     tools/build.sh sync [pulumi|etcd|kube|provider|kueue]...  rewrite each tool module's go.mod/go.sum from versions.env (needs the proxy)
+#     tools/build.sh sync [pulumi|etcd|kube|provider|controllers]...  rewrite each tool module's go.mod/go.sum from versions.env (needs the proxy)
 #
 # Environment: GO (default: go on PATH, else /usr/local/go/bin/go), GPUFLEET_TOOLS, GOFLAGS (default
 # -p=2), NICE (default 10).
@@ -38,7 +39,8 @@ etcd                 etcd                 etcd                                  
 kube                 kube                 kube-apiserver,kube-controller-manager,kube-scheduler     KUBERNETES_VERSION
 kwok                 kube                 kwok                                                      KUBERNETES_VERSION,KWOK_VERSION
 kubernetes-provider  kubernetes-provider  pulumi-resource-kubernetes  K8S_PROVIDER_MODULE_VERSION,K8S_PROVIDER_VERSION,K8S_PROVIDER_SDK_VERSION
-kueue                kueue                kueue                                                     KUEUE_VERSION
+kueue                controllers          kueue                                                     KUEUE_VERSION
+karpenter            controllers          karpenter-kwok                                            KARPENTER_VERSION
 '
 ALL_TOOLS=()
 declare -A MODULE EXES VARS
@@ -118,12 +120,13 @@ sync_provider() {
         provider_embeds && "$GO" mod tidy)
 }
 
-# Kueue in a module of its own: its Kubernetes libraries (v0.35) are not the control plane's (versions.env).
-sync_kueue() {
-    log "sync: kueue ($KUEUE_VERSION)"
-    new_gomod "$here/kueue" gpufleet.local/tools/kueue
-    (cd "$here/kueue" &&
-        "$GO" mod edit -require="sigs.k8s.io/kueue@$KUEUE_VERSION" -tool=sigs.k8s.io/kueue/cmd/kueue &&
+# Kueue and Karpenter in one module: their Kubernetes libraries (v0.35) are not the control plane's (versions.env).
+sync_controllers() {
+    log "sync: controllers (kueue $KUEUE_VERSION, karpenter $KARPENTER_VERSION)"
+    new_gomod "$here/controllers" gpufleet.local/tools/controllers
+    (cd "$here/controllers" &&
+        "$GO" mod edit -require="sigs.k8s.io/kueue@$KUEUE_VERSION" -require="sigs.k8s.io/karpenter@$KARPENTER_VERSION" \
+            -tool=sigs.k8s.io/kueue/cmd/kueue -tool=sigs.k8s.io/karpenter/kwok &&
         "$GO" mod tidy)
 }
 
@@ -143,9 +146,10 @@ check_pins() {
     want="github.com/pulumi/pulumi-kubernetes/provider/v4 $K8S_PROVIDER_MODULE_VERSION"
     (cd "$here/kubernetes-provider" && "$GO" list -m github.com/pulumi/pulumi-kubernetes/provider/v4) |
         grep -qx "$want" || die "tools/kubernetes-provider/go.mod does not require $want: run tools/build.sh sync"
-    want="sigs.k8s.io/kueue $KUEUE_VERSION"
-    (cd "$here/kueue" && "$GO" list -m sigs.k8s.io/kueue) | grep -qx "$want" ||
-        die "tools/kueue/go.mod does not require $want: run tools/build.sh sync"
+    for want in "sigs.k8s.io/kueue $KUEUE_VERSION" "sigs.k8s.io/karpenter $KARPENTER_VERSION"; do
+        (cd "$here/controllers" && "$GO" list -m "${want% *}") | grep -qx "$want" ||
+            die "tools/controllers/go.mod does not require $want: run tools/build.sh sync"
+    done
 }
 
 moddir() { # module@version, resolved inside a tool module directory $1
@@ -226,6 +230,14 @@ build_kueue() {
         sigs.k8s.io/kueue/cmd/kueue
 }
 
+# Karpenter's core with its KWOK cloud provider (sigs.k8s.io/karpenter/kwok): it launches simulated nodes (Node
+# objects the kwok controller keeps Ready) for the NodePools the program renders. The version is stamped where
+# the operator reads it (pkg/operator/operator.go logs and exports operator.Version).
+build_karpenter() {
+    "${gobuild[@]}" -ldflags "-s -w -X sigs.k8s.io/karpenter/pkg/operator.Version=$KARPENTER_VERSION" \
+        -o "$tmp/karpenter-kwok" sigs.k8s.io/karpenter/kwok
+}
+
 # A tool's key: what its build reads of its own and nothing else (not versions.env's comments, not another
 # tool's pins): the Go toolchain, its versions.env variables, its recipe and its module's Go files. A module's
 # go.mod and go.sum are written from versions.env (sync) and checked against it (check_pins), so the pins stand
@@ -296,7 +308,7 @@ tool_of() { # name: the tool of that name or making an executable of that name
 case "${1:-}" in
     sync)
         shift
-        for t in "${@:-pulumi etcd kube provider kueue}"; do
+        for t in "${@:-pulumi etcd kube provider controllers}"; do
             for u in $t; do "sync_${u/kubernetes-/}"; done
         done
         log "sync: done; review and commit tools/*/go.mod tools/*/go.sum"

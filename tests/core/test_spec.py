@@ -62,8 +62,8 @@ def test_bad_enum_quotes_the_value():
 def test_sizes_must_be_ordered(sizes):
     config = stack_config("dev")
     pool = config["nodePools"][0]
-    pool.update(minSize=sizes[0], maxSize=sizes[2])
-    pool.pop("desiredSize")
+    pool.update(minSize=sizes[0], maxSize=sizes[2], provisioner="nodegroup")
+    pool.pop("desiredSize", None)
     if sizes[1] is not None:
         pool["desiredSize"] = sizes[1]
     [message] = problems(config)

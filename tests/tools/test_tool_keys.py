@@ -38,9 +38,10 @@ def changed(before: dict, after: dict) -> set[str]:
 @pytest.mark.parametrize("var, rebuilt", [
     ("ETCD_VERSION", {"etcd"}),
     ("KWOK_VERSION", {"kwok"}),
-    ("KUBERNETES_VERSION", {"kube", "kwok"}),  # not kueue: its Kubernetes libraries are its own module's
+    ("KUBERNETES_VERSION", {"kube", "kwok"}),  # not kueue or karpenter: their Kubernetes libraries are their module's
     ("PULUMI_VERSION", {"pulumi"}),
     ("KUEUE_VERSION", {"kueue"}),
+    ("KARPENTER_VERSION", {"karpenter"}),  # not kueue, built in the same module
 ])
 def test_a_pin_rebuilds_only_the_tools_that_read_it(tools, var, rebuilt):
     before = keys(tools)
