@@ -47,6 +47,8 @@ class PoolCost:
     """True for spot pools: node_hourly is on-demand less an assumed discount, not a quoted price."""
     devices_per_gpu: int = 1
     """Units of quota one GPU provides: its MIG instances on a MIG pool, else 1."""
+    provisioner: Optional[str] = None
+    """What launches the nodes (karpenter: elastic, from 0 to max; nodegroup); None on an existing cluster."""
 
     @property
     def known(self) -> bool:
@@ -158,6 +160,7 @@ def pool_cost(pool: PoolPlan, discount: float) -> PoolCost:
         node_hourly=node_hourly,
         estimate=spot,
         devices_per_gpu=pool.devices_per_gpu,
+        provisioner=pool.provisioner,
     )
 
 
@@ -226,6 +229,7 @@ def cost_report(cost: FleetCost, stack_region: Optional[str] = None) -> dict:
             {
                 "name": p.pool,
                 "capacity": p.capacity,
+                "provisioner": p.provisioner,
                 "gpu": p.gpu,
                 "instanceTypes": list(p.instance_types),
                 "pricedType": None if p.priced_type is None else p.priced_type.name,

@@ -243,6 +243,7 @@ class PoolPlan:
             "labels": dict(self.labels),
             "taints": [t.as_kubernetes() for t in self.taints],
             "managedBy": self.managed_by,
+            **({"provisioner": self.provisioner} if self.provisioner else {}),
         }
 
 

@@ -473,10 +473,12 @@ class NodePoolSpec(SizedPool):
     )
     provisioner: Optional[Literal[PROVISIONERS]] = Field(
         None,
-        description=f"What launches the pool's nodes (cluster.mode eks). {KARPENTER}: a Karpenter NodePool and "
-        "EC2NodeClass; nodes are launched for pending pods, up to maxSize, and removed once empty (disruption); no "
-        f"node is kept warm, so minSize must be 0. {NODEGROUP}: an EKS managed node group of minSize to maxSize "
-        f"nodes, created with desiredSize. Default: {KARPENTER} when minSize is 0 and maxSize more, else {NODEGROUP}.",
+        description=f"What launches the pool's nodes (cluster.mode eks). {KARPENTER}: a Karpenter NodePool; nodes are "
+        "launched for pending pods, up to maxSize, and removed once empty (disruption); no node is kept warm, so "
+        f"minSize must be 0. {NODEGROUP}: an EKS managed node group of minSize to maxSize nodes, created with "
+        f"desiredSize. Default: {KARPENTER} when minSize is 0 and maxSize more, else {NODEGROUP}. Until this "
+        f"version deploys the Karpenter controller, `pulumi up` creates a {KARPENTER} pool as a managed node group "
+        "of 0 to maxSize nodes; its NodePool is planned and tested (README, Elastic pools).",
     )
     disruption: Optional[DisruptionSpec] = Field(
         None, description=f"When Karpenter removes the pool's nodes (provisioner {KARPENTER} only; defaults apply)."

@@ -66,6 +66,7 @@ def cost_sections(plan: dict[str, Any]) -> list[Section]:
             [
                 p["name"],
                 p["capacity"],
+                p.get("provisioner") or "existing",
                 p["pricedType"] or "-",
                 money(p["nodeHourly"], 3, est),
                 money(p["gpuHourly"], 3, est),
@@ -78,7 +79,7 @@ def cost_sections(plan: dict[str, Any]) -> list[Section]:
     est_total = total["includesEstimates"]
     prefix = "" if total["complete"] else ">= "
     rows.append(
-        ["total", "", "", "", "", *(prefix + money(total[s]["monthly"], 2, est_total) for s in ("min", "desired", "max"))]
+        ["total", "", "", "", "", "", *(prefix + money(total[s]["monthly"], 2, est_total) for s in ("min", "desired", "max"))]
     )
     notes = _cost_header_notes(cost)
     if not total["complete"]:
@@ -86,7 +87,8 @@ def cost_sections(plan: dict[str, Any]) -> list[Section]:
     sections = [
         Section(
             "Cost per pool ($/month at min, desired and max size)",
-            ["pool", "capacity", "priced at", "$/node-h", "$/GPU-h", "min $/mo", "desired $/mo", "max $/mo"],
+            ["pool", "capacity", "launched by", "priced at", "$/node-h", "$/GPU-h", "min $/mo", "desired $/mo",
+             "max $/mo"],
             rows,
             notes,
         )

@@ -76,7 +76,7 @@ def test_unknown_price_prints_unknown_and_capacity_flag(gpufleet, tmp_path):
     lines = result.stdout.splitlines()
     cost_lines = lines[lines.index("Cost per pool ($/month at min, desired and max size)") :]
     row = next(line for line in cost_lines if line.startswith("h200 "))
-    assert row.split()[2:] == ["-"] + ["unknown"] * 5
+    assert row.split()[2:] == ["karpenter", "-"] + ["unknown"] * 5
     assert any(line.startswith("Unknown price (not in the facts): h200;") for line in cost_lines)
     flagged = next(line for line in cost_lines if line.startswith("h200") and "greedy" in line)
     assert "OVER 1" in flagged
@@ -94,3 +94,18 @@ def test_the_plan_names_the_region_priced_and_a_stack_elsewhere(gpufleet, tmp_pa
     text = gpufleet("plan", "--config", str(path)).stdout
     assert "Prices: us-east-1 on-demand" in text
     assert (f"The stack deploys to {region} (aws:region)" in text) is says_so
+
+
+def test_the_plan_says_what_launches_each_pool(gpufleet):
+    data = json.loads(gpufleet("plan", "--stack", "prod", "--format", "json").stdout)
+    launched = {p["name"]: p["provisioner"] for p in data["cost"]["pools"]}
+    assert launched == {"inference-l4": "nodegroup", "inference-h100": "nodegroup", "training-h100": "karpenter",
+                        "training-a100": "karpenter", "batch-a10g": "karpenter"}
+    assert {p["name"]: p.get("provisioner") for p in data["nodePools"]} == launched
+    lines = gpufleet("plan", "--stack", "prod").stdout.splitlines()
+    header = next(line for line in lines if line.startswith("pool ") and "launched by" in line)
+    row = next(line for line in lines if line.startswith("training-h100 ") and "$" in line)
+    assert row[header.index("launched by"):].split()[0] == "karpenter"
+    # Idle, a Karpenter pool costs nothing: at min and desired size it has no node.
+    pool = next(p for p in data["cost"]["pools"] if p["name"] == "training-h100")
+    assert pool["min"]["monthly"] == pool["desired"]["monthly"] == 0 < pool["max"]["monthly"]
