@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Optional
 
-from pulumi_policy import Severity
+from pulumi_policy import EnforcementLevel, Severity
 
 from core import names
 from core.boot import kubelet_flags
@@ -14,6 +14,7 @@ from . import resource_types
 from .builders import pool_policy, resource_policy, stack_policy
 from .observed_fleet import Fleet, Pool, tenant_pools
 from .props import as_int, decode_user_data, get, has, items, pending, truthy
+from .supply_chain import container_images, parse_image
 
 MAX_HOP_LIMIT = 2
 
@@ -90,6 +91,47 @@ no_inference_on_spot = stack_policy(
     check=_check_no_inference_on_spot,
     severity=Severity.HIGH,
     remediation_steps="Make inference pools on-demand; give critical tenants on-demand pools only.",
+)
+
+
+# --- node-groups-scaled ----------------------------------------------------------------
+
+# What resizes a managed node group between its minSize and maxSize: the Kubernetes cluster autoscaler
+# (kubernetes/autoscaler, image registry.k8s.io/autoscaling/cluster-autoscaler). Karpenter launches nodes of its
+# own NodePools and never changes a node group's desired size.
+NODE_GROUP_AUTOSCALER_IMAGE = "autoscaling/cluster-autoscaler"
+
+
+def _scales_node_groups(fleet: Fleet) -> bool:
+    return any(parse_image(image).repository.endswith(NODE_GROUP_AUTOSCALER_IMAGE)
+               for r in fleet.of_type(resource_types.DEPLOYMENT) for _, image in container_images(r.resource_type, r.props))
+
+
+def _check_node_groups_scaled(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
+    if _scales_node_groups(fleet):
+        return
+    for pool in fleet.pools.values():
+        if not (pool.is_gpu and pool.source == "nodegroup" and pool.min_size is not None and pool.max_size is not None
+                and pool.min_size < pool.max_size):
+            continue
+        if pool.provisioner == names.KARPENTER:
+            advice = ("the pool's provisioner is karpenter, which this version does not deploy yet: set provisioner: "
+                      "nodegroup with the minSize the pool must hold, or run the cluster autoscaler")
+        else:
+            advice = ("for an elastic pool use provisioner: karpenter (minSize 0), for a fixed one set minSize = "
+                      "maxSize, or run the cluster autoscaler")
+        yield pool.urn, (f"{pool.label} may hold {pool.min_size} to {pool.max_size} nodes, but nothing in the stack "
+                         f"resizes node groups: it keeps its desired size; {advice}")
+
+
+node_groups_scaled = stack_policy(
+    name="node-groups-scaled",
+    description="A managed node group that may grow (minSize < maxSize) has something that resizes it.",
+    check=_check_node_groups_scaled,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.LOW,
+    remediation_steps="Make elastic pools Karpenter pools (provisioner: karpenter, minSize 0), give fixed pools "
+    "minSize = maxSize, or run the cluster autoscaler for the node groups.",
 )
 
 
@@ -230,6 +272,7 @@ POLICIES = [
     gpu_nodes_tainted,
     spot_pools_tainted,
     no_inference_on_spot,
+    node_groups_scaled,
     imdsv2_required,
     ebs_encrypted,
     node_user_data_matches_pool,

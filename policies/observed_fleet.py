@@ -38,6 +38,8 @@ class Pool:
     taints: list[Taint]
     labels: dict
     managed_by: Optional[str] = None
+    min_size: Optional[int] = None  # a node group's scalingConfig.minSize
+    provisioner: Optional[str] = None  # what the inventory says launches the nodes (karpenter, nodegroup)
 
     @property
     def catalog(self) -> list[InstanceType]:
@@ -166,6 +168,7 @@ def pool_from_node_group(resource_type: str, props: Any, urn: str, name: str) ->
         mig_profiles=mig_profiles,
         replicas=None,
         max_size=as_int(get(props, "scalingConfig", "maxSize")),
+        min_size=as_int(get(props, "scalingConfig", "minSize")),
         taints=_taints(items(props, "taints")),
         labels=lbl,
         managed_by=names.MANAGED_BY,
@@ -208,6 +211,7 @@ def pools_from_inventory(props: Any, urn: str) -> list[Pool]:
                 taints=_taints(entry.get("taints") or []),
                 labels=lbl,
                 managed_by=entry.get("managedBy"),
+                provisioner=entry.get("provisioner"),
             )
         )
     return pools
@@ -282,6 +286,7 @@ def _read_fleet(resources: list[Any]) -> Fleet:
                 known_pool = fleet.pools.setdefault(pool.name, pool)
                 if known_pool.replicas is None:  # a node group does not say; the inventory does
                     known_pool.replicas = pool.replicas
+                known_pool.provisioner = known_pool.provisioner or pool.provisioner
                 fleet.inventory_order.append(pool.name)
         elif r.resource_type == resource_types.NAMESPACE:
             tenant = tenant_from_namespace(r.props, r.urn)

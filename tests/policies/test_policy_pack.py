@@ -39,6 +39,7 @@ ADDITIONS = {
     "network-policy-enforced": "mandatory",
     "queues-within-capacity": "mandatory",
     "critical-tenant-borrowing-limited": "mandatory",
+    "node-groups-scaled": "advisory",
 }
 
 
