@@ -14,12 +14,15 @@ import pulumi
 import pulumi_aws as aws
 
 from core.boot import ClusterJoin, render_user_data
-from core.names import node_pool_name, playbook_bucket_name
+from core.names import KARPENTER, karpenter_name, node_pool_name, playbook_bucket_name
 from core.plan import FleetPlan, PoolPlan
 
 from .aws.access import EksAccess, EksAccessArgs
 from .aws.bundle import PlaybookBundle, PlaybookBundleArgs
 from .aws.cluster import EksCluster, EksClusterArgs
+from .aws.karpenter import KarpenterAws, KarpenterAwsArgs
+from .aws.karpenter_controller import KarpenterController, KarpenterControllerArgs
+from .aws.karpenter_pool import KarpenterNodePool, KarpenterNodePoolArgs
 from .aws.node_pool import GpuNodePool, NodePoolArgs
 from .kubernetes.admission import TenantAdmission, TenantAdmissionArgs, pool_taint_table
 from .kubernetes.cluster import ExistingCluster, ExistingClusterArgs
@@ -40,7 +43,7 @@ class GpuPlatform(pulumi.ComponentResource):
 
     def __init__(self, name: str, plan: FleetPlan, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpufleet:platform:GpuPlatform", name, None, opts)
-        self.node_pools: dict[str, GpuNodePool] = {}
+        self.node_pools: dict[str, GpuNodePool | KarpenterNodePool] = {}
         if plan.cluster.mode == "eks":
             self._on_eks(plan)
         else:
@@ -56,7 +59,11 @@ class GpuPlatform(pulumi.ComponentResource):
             opts=child,
         )
         bundle = PlaybookBundle(playbook_bucket_name(cluster_name), PlaybookBundleArgs(), opts=child)
+        if plan.karpenter_pools:
+            self._karpenter(plan, bundle)
         for pool in plan.pools:
+            if pool.provisioner == KARPENTER:
+                continue
             self.node_pools[pool.name] = GpuNodePool(
                 node_pool_name(cluster_name, pool.name),
                 NodePoolArgs(
@@ -75,6 +82,40 @@ class GpuPlatform(pulumi.ComponentResource):
             EksAccessArgs(principals=plan.eks_access, cluster_name=self.cluster.name),
             opts=pulumi.ResourceOptions(parent=self, depends_on=tenants),
         )
+
+    def _karpenter(self, plan: FleetPlan, bundle: PlaybookBundle) -> None:
+        """Karpenter's AWS side, its controller on the system pool, and each Karpenter pool's objects."""
+        cluster_name = plan.cluster.name
+        karpenter_aws = KarpenterAws(
+            karpenter_name(cluster_name),
+            KarpenterAwsArgs(cluster_name=self.cluster.name, bundle_bucket_arn=bundle.bucket_arn),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # After the cluster's system pool and add-ons, and after the Pod Identity association: EKS injects the
+        # controller's credentials into pods created once the association exists.
+        controller = KarpenterController(
+            "karpenter",
+            KarpenterControllerArgs(
+                cluster_name=self.cluster.name,
+                cluster_endpoint=self.cluster.eks.endpoint,
+                interruption_queue=karpenter_aws.queue.name,
+                await_workloads=plan.cluster.await_workloads,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.cluster.provider, depends_on=[self.cluster, karpenter_aws]),
+        )
+        for pool in plan.karpenter_pools:
+            self.node_pools[pool.name] = KarpenterNodePool(
+                node_pool_name(cluster_name, pool.name),
+                KarpenterNodePoolArgs(
+                    pool=pool,
+                    node_role=karpenter_aws.node_role.name,
+                    subnet_ids=tuple(self.cluster.subnet_ids),
+                    security_group_ids=(self.cluster.security_group_id,),
+                    kubernetes_version=plan.cluster.kubernetes_version,
+                    user_data=self._user_data(pool, bundle),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, providers=[self.cluster.provider], depends_on=[controller]),
+            )
 
     def _on_existing(self, plan: FleetPlan) -> None:
         cluster = plan.cluster

@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Optional
 import yaml
 
 from .assets import TEMPLATES_DIR
+from .karpenter import registration_taints
 from .kubelet import kubelet_config_flags
 from .plan import PoolPlan, Taint
 from .templating import render
@@ -119,16 +120,19 @@ def local_storage(instance_store: str) -> dict:
 
 def node_config(pool: PoolPlan) -> str:
     """nodeadm's NodeConfig (node.eks.aws/v1alpha1): the kubelet registers with the pool's taints and
-    labels, and containerd runs containers through the NVIDIA runtime."""
+    labels (Karpenter's own NodeConfig says them for a Karpenter pool), and containerd runs containers through
+    the NVIDIA runtime."""
+    kubelet: dict = {}
+    if pool.kubelet_config:
+        kubelet["config"] = dict(pool.kubelet_config)
+    if (taints := registration_taints(pool)) is not None:
+        kubelet["flags"] = kubelet_flags(taints, pool.labels)
     document = {
         "apiVersion": NODE_CONFIG_API,
         "kind": "NodeConfig",
         "spec": {
             **({"instance": local_storage(pool.instance_store)} if pool.instance_store else {}),
-            "kubelet": {
-                **({"config": dict(pool.kubelet_config)} if pool.kubelet_config else {}),
-                "flags": kubelet_flags(pool.taints, pool.labels),
-            },
+            **({"kubelet": kubelet} if kubelet else {}),
             "containerd": {"config": NVIDIA_RUNTIME_TOML},
         },
     }
@@ -166,7 +170,7 @@ def render_cloud_config(pool: PoolPlan, bundle_bucket: str, bundle_key: str, clu
         cluster_name=cluster.name,
         cluster_endpoint=cluster.endpoint,
         cluster_ca=cluster.certificate_authority,
-        kubelet_extra_args=" ".join(kubelet_flags(pool.taints, pool.labels) + kubelet_config_flags(pool.kubelet_config)),
+        kubelet_extra_args=" ".join(kubelet_flags(registration_taints(pool), pool.labels) + kubelet_config_flags(pool.kubelet_config)),
         **_boot_steps(pool, bundle_bucket, bundle_key),
     )
     document = {

@@ -34,7 +34,8 @@ class NodeBoot:
     parts: tuple[str, ...] = ()
     """MIME content types in order, or the cloud-config's top-level keys."""
     kubelet_flags: Optional[tuple[str, ...]] = None
-    """The flags the kubelet registers with (labels, taints); None when they cannot be read."""
+    """The flags the kubelet registers with (labels, taints); None when the user data sets none or they cannot be
+    read."""
     kubelet_config: Mapping[str, Any] = field(default_factory=dict)
     """The kubelet settings of CPU and NUMA alignment (core.kubelet), from the NodeConfig or the join flags."""
     problems: tuple[str, ...] = field(default=())
@@ -71,14 +72,19 @@ def _read_mime(message) -> NodeBoot:
     instance = spec.get("instance") if isinstance(spec, dict) else None
     if instance is not None and instance not in [local_storage(choice) for choice in LOCAL_STORAGE_STRATEGIES]:
         problems.append(f"the NodeConfig's instance settings {instance!r} are not a local storage strategy gpu-fleet writes")
+    # A Karpenter pool's NodeConfig has no flags (Karpenter's own part says the labels and taints), or no kubelet.
+    known_kubelet = {key: kubelet[key] for key in ("config", "flags") if key in kubelet}
     expected = {**({"instance": instance} if instance is not None else {}),
-                "kubelet": {**({"config": config} if "config" in kubelet else {}), "flags": flags}, "containerd": containerd}
+                **({"kubelet": known_kubelet} if isinstance(spec, dict) and "kubelet" in spec else {}),
+                "containerd": containerd}
     if spec != expected:
         problems.append("the NodeConfig sets more than local storage, the kubelet's flags and config and containerd's runtime")
     if not isinstance(config, dict):
         problems.append("the NodeConfig's kubelet config is not a mapping")
         config = {}
     problems += [f"the kubelet config {p}" for p in config_problems(config)]
+    if flags is None and "flags" not in kubelet:
+        return NodeBoot(NODEADM, parts, None, config, tuple(problems))
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
         return NodeBoot(NODEADM, parts, kubelet_config=config, problems=(*problems, "the NodeConfig has no list of kubelet flags"))
     return NodeBoot(NODEADM, parts, tuple(flags), config, tuple(problems))

@@ -128,6 +128,8 @@ class Software:
     driver_version: str
     kueue_image: str
     kueue_version: str
+    karpenter_image: str
+    karpenter_version: str
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,14 @@ class Efa:
 
 
 @dataclass(frozen=True)
+class EksAmis:
+    """The EKS-optimized AL2023 AMI release Karpenter pools boot, and the Kubernetes versions it was built for."""
+
+    release: str
+    kubernetes_versions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Facts:
     cuda_driver_minimums: Mapping[str, Version]
     minor_version_floors: Mapping[int, Version]
@@ -173,6 +183,7 @@ class Facts:
     software: Software
     eks_registries: EksRegistries
     efa: Efa
+    eks_amis: EksAmis
     toolkit_advisories: tuple[Advisory, ...]
     application_xids: tuple[int, ...]
     """XIDs a workload causes on a healthy GPU (NVIDIA's Xid catalog); every other XID is a hardware fault."""
@@ -271,6 +282,10 @@ def parse_facts(raw: Mapping) -> Facts:
         software=Software(**{k: str(v) for k, v in raw["software"].items() if k not in ("source", "read")}),
         eks_registries=EksRegistries(account=raw["eks_registries"]["account"], accounts=raw["eks_registries"]["accounts"]),
         efa=Efa(**{k: v for k, v in raw["efa"].items() if k not in ("source", "read")}),
+        eks_amis=EksAmis(
+            release=raw["eks_amis"]["release"],
+            kubernetes_versions=tuple(str(v) for v in raw["eks_amis"]["kubernetes_versions"]),
+        ),
         toolkit_advisories=tuple(
             Advisory(a["cve"], Version(a["fixed"]), int(a["bulletin"]), a["summary"])
             for a in raw["container_toolkit_advisories"]["advisories"]

@@ -15,6 +15,11 @@ the disruption budget at once. A pool with provisioner karpenter is one NodePool
   consolidated), consolidateAfter and a budget of nodes disrupted at once;
 - expireAfter Never: nodes change when the program changes the node class (drift), not on a timer that would
   cut a training run short.
+
+and one EC2NodeClass (karpenter.k8s.aws/v1), named as the pool, for how its instances boot: the pool's AMI pinned
+to one EKS AMI release (facts eks_amis) by SSM parameter, or its custom AMI by id; the same user data as a node
+group pool's, so the same Ansible boot and verification gate apply; IMDSv2 with hop limit 2 and an encrypted gp3
+root volume as every launch template of the fleet; the node role; subnets and security groups by id.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .plan import PoolPlan
+from .facts import load_facts
+from .names import POOL_LABEL
+from .names import KARPENTER
+from .plan import NVIDIA_AMI_TYPE, PoolPlan, Taint
 
 NODEPOOL_API_VERSION = "karpenter.sh/v1"
 NODECLASS_GROUP = "karpenter.k8s.aws"
@@ -40,6 +48,93 @@ NODES_LIMIT = "nodes"
 # A pod annotation Karpenter never disrupts the node of (pkg/apis/v1/labels.go DoNotDisruptAnnotationKey).
 DO_NOT_DISRUPT_ANNOTATION = "karpenter.sh/do-not-disrupt"
 NEVER = "Never"
+# The taint a node Karpenter launches registers with and Karpenter removes once it has synced the node (pkg/apis/v1/
+# taints.go UnregisteredNoExecuteTaint; pkg/controllers/nodeclaim/lifecycle/registration.go logs a node without it
+# as a registration race). On AL2023 Karpenter's own NodeConfig adds it (karpenter-provider-aws pkg/providers/
+# amifamily/resolver.go); a custom AMI's user data, which Karpenter passes through unchanged, must.
+UNREGISTERED_TAINT = Taint("karpenter.sh/unregistered", "", "NoExecute")
+NODECLASS_API_VERSION = f"{NODECLASS_GROUP}/v1"
+# amiFamily (pkg/apis/v1/ec2nodeclass.go): AL2023 merges the node's NodeConfig into the user data (nodeadm);
+# Custom passes the user data through unchanged, as a custom AMI boots it itself.
+AL2023_FAMILY = "AL2023"
+CUSTOM_FAMILY = "Custom"
+# Node class fields that match the fleet's launch templates (components/aws/node_basics.py).
+IMDS_HOP_LIMIT = 2
+ROOT_VOLUME_TYPE = "gp3"
+AL2023_ROOT_DEVICE = "/dev/xvda"  # pkg/providers/amifamily/al2023.go EphemeralBlockDevice
+
+
+def registration_taints(pool: PoolPlan) -> tuple[Taint, ...] | None:
+    """The taints a pool's user data registers its nodes with; None where Karpenter's NodeConfig does (AL2023: its
+    part, merged after the pool's, sets registerWithTaints and --node-labels from the NodePool, bootstrap/nodeadm.go;
+    a --register-with-taints flag in the pool's part would override it and drop UNREGISTERED_TAINT)."""
+    if pool.provisioner != KARPENTER:
+        return tuple(pool.taints)
+    return (*pool.taints, UNREGISTERED_TAINT) if pool.custom_ami else None
+
+
+def ami_parameter(kubernetes_version: str, variant: str, release: str) -> str:
+    """The SSM parameter holding the id of one EKS-optimized AL2023 AMI (x86_64): the path Karpenter itself reads
+    for an al2023@<release> alias (pkg/providers/amifamily/al2023.go resolvePath). An alias would pick the nvidia
+    variant for every GPU instance type; a pool whose driver Ansible installs boots the standard one."""
+    name = f"amazon-eks-node-al2023-x86_64-{variant}-{kubernetes_version}-{release}"
+    return f"/aws/service/eks/optimized-ami/{kubernetes_version}/amazon-linux-2023/x86_64/{variant}/{name}/image_id"
+
+
+def ami_variant(pool: PoolPlan) -> str:
+    """nvidia: the EKS NVIDIA AMI ships the driver (drivers.install ami); standard: Ansible installs it."""
+    return "nvidia" if pool.ami_type == NVIDIA_AMI_TYPE else "standard"
+
+
+@dataclass(frozen=True)
+class NodeClassPlacement:
+    """Where a pool's instances launch and as whom; resolved from the cluster at deploy time."""
+
+    role: str
+    """The node role's name (Karpenter makes the instance profile)."""
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    kubernetes_version: str
+    root_device: str = AL2023_ROOT_DEVICE
+    """The image's root device: the AL2023 AMIs' /dev/xvda, a custom AMI's own."""
+    placement_group: str | None = None
+    """The cluster placement group of an EFA pool."""
+
+
+def node_class(pool: PoolPlan, placement: NodeClassPlacement, user_data: str) -> dict[str, Any]:
+    """The pool's EC2NodeClass (karpenter.k8s.aws/v1)."""
+    if pool.custom_ami:
+        family, terms = CUSTOM_FAMILY, [{"id": pool.image_id}]
+    else:
+        release = load_facts().eks_amis.release
+        family = AL2023_FAMILY
+        terms = [{"ssmParameter": ami_parameter(placement.kubernetes_version, ami_variant(pool), release)}]
+    spec: dict[str, Any] = {
+        "amiFamily": family,
+        "amiSelectorTerms": terms,
+        "role": placement.role,
+        "subnetSelectorTerms": [{"id": subnet} for subnet in placement.subnet_ids],
+        "securityGroupSelectorTerms": [{"id": group} for group in placement.security_group_ids],
+        "metadataOptions": {
+            "httpEndpoint": "enabled",
+            "httpProtocolIPv6": "disabled",
+            "httpTokens": "required",
+            "httpPutResponseHopLimit": IMDS_HOP_LIMIT,
+        },
+        "blockDeviceMappings": [
+            {
+                "deviceName": placement.root_device,
+                "rootVolume": True,
+                "ebs": {"volumeSize": f"{pool.disk_gib}Gi", "volumeType": ROOT_VOLUME_TYPE, "encrypted": True,
+                        "deleteOnTermination": True},
+            }
+        ],
+        "userData": user_data,
+        "tags": {POOL_LABEL: pool.name},
+    }
+    if placement.placement_group is not None:
+        spec["placementGroupSelector"] = {"name": placement.placement_group}
+    return {"apiVersion": NODECLASS_API_VERSION, "kind": NODECLASS_KIND, "metadata": {"name": pool.name}, "spec": spec}
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,15 @@ def node_pool_name(cluster: str, pool: str) -> str:
     return f"{cluster}-{pool}"
 
 
+def karpenter_name(cluster: str) -> str:
+    """The prefix of Karpenter's AWS resources: its roles are <prefix>-controller and <prefix>-nodes-node."""
+    return f"{cluster}-karpenter"
+
+
+KARPENTER_ROLE_SUFFIXES = ("-controller", f"-nodes{NODE_ROLE_SUFFIX}")
+SQS_QUEUE_NAME_MAX = 80  # the interruption queue is named as the cluster
+
+
 def playbook_bucket_name(cluster: str) -> str:
     return f"{cluster}{PLAYBOOK_BUCKET_SUFFIX}"
 
@@ -144,6 +153,9 @@ MANAGED_EXTERNALLY = "existing"
 KARPENTER = "karpenter"
 NODEGROUP = "nodegroup"
 PROVISIONERS = (KARPENTER, NODEGROUP)
+# Where the Karpenter controller runs and as whom: its EKS Pod Identity association names both.
+KARPENTER_NAMESPACE = "karpenter"
+KARPENTER_SERVICE_ACCOUNT = "karpenter"
 
 # Kueue (sigs.k8s.io/kueue): its namespace, the API version of its objects, and the labels a Job carries
 # (pkg/controller/constants/constants.go QueueLabel, WorkloadPriorityClassLabel).

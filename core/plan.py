@@ -94,8 +94,9 @@ class Taint:
         return {"key": self.key, "operator": "Equal", "value": self.value, "effect": self.effect}
 
     def as_flag(self) -> str:
-        """The kubelet's --register-with-taints spelling."""
-        return f"{self.key}={self.value}:{self.effect}"
+        """The kubelet's --register-with-taints spelling (key:effect for a taint without a value; both are what
+        k8s.io/kubernetes pkg/util/taints ParseTaint reads)."""
+        return f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
 
 
 def gpus_per_node(catalog: list[InstanceType]) -> int:
@@ -353,6 +354,11 @@ class FleetPlan:
     def efa_pools(self) -> tuple[str, ...]:
         """The pools whose nodes carry EFA devices (the EFA device plugin runs there)."""
         return tuple(p.name for p in self.pools if p.efa)
+
+    @property
+    def karpenter_pools(self) -> tuple[PoolPlan, ...]:
+        """The pools whose nodes Karpenter launches."""
+        return tuple(p for p in self.pools if p.provisioner == KARPENTER)
 
     def pool_inventory(self) -> list[dict[str, Any]]:
         return [p.inventory_entry() for p in self.pools]

@@ -25,6 +25,7 @@ from .names import (
     AUTONAME_SUFFIX_LENGTH,
     IAM_ROLE_NAME_MAX,
     KARPENTER,
+    KARPENTER_ROLE_SUFFIXES,
     NODE_ROLE_SUFFIX,
     NODEGROUP,
     PROVISIONERS,
@@ -33,7 +34,9 @@ from .names import (
     RESERVED_NAMESPACES,
     RESERVED_TAINTS,
     S3_BUCKET_NAME_MAX,
+    SQS_QUEUE_NAME_MAX,
     SYSTEM_POOL,
+    karpenter_name,
     node_pool_name,
     playbook_bucket_name,
 )
@@ -476,9 +479,9 @@ class NodePoolSpec(SizedPool):
         description=f"What launches the pool's nodes (cluster.mode eks). {KARPENTER}: a Karpenter NodePool; nodes are "
         "launched for pending pods, up to maxSize, and removed once empty (disruption); no node is kept warm, so "
         f"minSize must be 0. {NODEGROUP}: an EKS managed node group of minSize to maxSize nodes, created with "
-        f"desiredSize. Default: {KARPENTER} when minSize is 0 and maxSize more, else {NODEGROUP}. Until this "
-        f"version deploys the Karpenter controller, `pulumi up` creates a {KARPENTER} pool as a managed node group "
-        "of 0 to maxSize nodes; its NodePool is planned and tested (README, Elastic pools).",
+        f"desiredSize. Default: {KARPENTER} when minSize is 0 and maxSize more (not for MIG's mixed strategy, whose "
+        f"resources no instance type offers), else {NODEGROUP}. The program "
+        f"deploys Karpenter (its controller on the system pool) when a pool is {KARPENTER} (README, Elastic pools).",
     )
     disruption: Optional[DisruptionSpec] = Field(
         None, description=f"When Karpenter removes the pool's nodes (provisioner {KARPENTER} only; defaults apply)."
@@ -686,7 +689,8 @@ class FleetSpec(SpecModel):
             return None
         if pool.provisioner is not None:
             return pool.provisioner
-        return KARPENTER if pool.min_size == 0 < pool.max_size else NODEGROUP
+        elastic = pool.min_size == 0 < pool.max_size
+        return KARPENTER if elastic and not _advertises_unknown_resources(pool) else NODEGROUP
 
     @property
     def system_pool_enabled(self) -> bool:
@@ -771,6 +775,18 @@ def _aws_name_errors(spec: FleetSpec) -> list[tuple[str, str]]:
                 (f"nodePools[{i}].name", f"{shown(pool.name)} is too long with cluster name {shown(spec.cluster.name)}: the "
                  f"node role's name would have {role} characters, IAM allows {IAM_ROLE_NAME_MAX}")
             )
+    if any(spec.provisioner(pool) == KARPENTER for pool in spec.node_pools):
+        karpenter_role = max(len(karpenter_name(spec.cluster.name) + suffix) for suffix in KARPENTER_ROLE_SUFFIXES)
+        if karpenter_role + AUTONAME_SUFFIX_LENGTH > IAM_ROLE_NAME_MAX:
+            errors.append(
+                ("cluster.name", f"{shown(spec.cluster.name)} is too long: Karpenter's IAM role names would have "
+                 f"{karpenter_role + AUTONAME_SUFFIX_LENGTH} characters, IAM allows {IAM_ROLE_NAME_MAX}")
+            )
+        if len(spec.cluster.name) > SQS_QUEUE_NAME_MAX:
+            errors.append(
+                ("cluster.name", f"{shown(spec.cluster.name)} is too long: Karpenter's interruption queue is named as "
+                 f"the cluster, and SQS allows {SQS_QUEUE_NAME_MAX} characters")
+            )
     system_role = len(node_pool_name(spec.cluster.name, SYSTEM_POOL) + NODE_ROLE_SUFFIX) + AUTONAME_SUFFIX_LENGTH
     if spec.system_pool_enabled and system_role > IAM_ROLE_NAME_MAX:
         errors.append(
@@ -801,6 +817,13 @@ def _os_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list[tuple[st
     return errors
 
 
+def _advertises_unknown_resources(pool: NodePoolSpec) -> bool:
+    """Whether the pool's nodes advertise GPU resources no instance type has: MIG's mixed strategy makes them
+    nvidia.com/mig-<profile>, which Karpenter's instance types (EC2's GPUs as nvidia.com/gpu) never offer, so it
+    would launch no node for the pods that request them."""
+    return pool.sharing.mode == "mig" and pool.sharing.effective_mig_strategy == "mixed"
+
+
 def _provisioner_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list[tuple[str, str]]:
     provisioner = spec.provisioner(pool)
     if pool.provisioner == KARPENTER and provisioner is None:
@@ -811,6 +834,18 @@ def _provisioner_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list
             return [(f"{where}.disruption", f"only valid when the pool's provisioner is '{KARPENTER}'")]
         return []
     errors = []
+    if _advertises_unknown_resources(pool):
+        errors.append((f"{where}.provisioner", f"'{KARPENTER}' launches nodes for the resources pods request, and no "
+                       "instance type offers nvidia.com/mig-* (sharing.migStrategy mixed): use provisioner "
+                       f"'{NODEGROUP}' or migStrategy single"))
+    if not spec.system_pool_enabled:
+        errors.append((f"{where}.provisioner", f"'{KARPENTER}' needs the system pool (systemPool.enabled): the "
+                       "Karpenter controller runs on nodes it does not launch"))
+    amis = load_facts().eks_amis
+    if spec.cluster.kubernetes_version not in amis.kubernetes_versions:
+        errors.append((f"{where}.provisioner", f"'{KARPENTER}' pools boot the EKS AMI release {amis.release}, built "
+                       f"for Kubernetes {', '.join(amis.kubernetes_versions)}; cluster.kubernetesVersion is "
+                       f"{spec.cluster.kubernetes_version}"))
     if pool.min_size > 0:
         errors.append((f"{where}.minSize", f"{pool.min_size}, but Karpenter keeps no node warm: a '{KARPENTER}' pool "
                        f"has minSize 0 (use provisioner '{NODEGROUP}' for a floor of nodes)"))

@@ -8,6 +8,7 @@ property names the engine would send to the policy pack.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -45,10 +46,21 @@ _COMPUTED: dict[str, dict[str, Any]] = {
         "endpoint": "https://mock.eks.local",
         "certificateAuthority": {"data": "bW9jaw=="},
         "identities": [{"oidcs": [{"issuer": "https://oidc.eks.mock/id/MOCK"}]}],
-        "vpcConfig": {"clusterSecurityGroupId": "sg-offline-cluster"},
+        "vpcConfig": {"clusterSecurityGroupId": "sg-0ff1ine0c1uster"},
     },
     "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
 }
+
+
+# Ids in AWS's own form where something reads them back with a pattern (an EC2NodeClass's subnet terms).
+_ID_PREFIXES = {"aws:ec2/subnet:Subnet": "subnet-"}
+
+
+def _mock_id(type_: str, name: str) -> str:
+    prefix = _ID_PREFIXES.get(type_)
+    if prefix is None:
+        return f"{name}-id"
+    return prefix + hashlib.sha256(name.encode()).hexdigest()[:17]
 
 
 # Answers to the data sources the program reads (the zones of no real region: placeholders).
@@ -56,6 +68,9 @@ _INVOKES: dict[str, dict[str, Any]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": {"names": [f"offline-az-{i}" for i in range(1, 7)]},
     # A custom AMI's root device: what Canonical's Ubuntu AMIs have.
     "aws:ec2/getAmi:getAmi": {"rootDeviceName": "/dev/sda1", "id": "ami-offline", "imageId": "ami-offline"},
+    # The account Karpenter's controller policies are scoped to (its partition and id).
+    "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+    "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "000000000000", "id": "000000000000"},
 }
 
 
@@ -106,7 +121,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         for key, value in computed.items():  # a computed field inside an input object (vpcConfig's group)
             if isinstance(value, dict) and isinstance(args.inputs.get(key), dict):
                 state[key] = {**value, **args.inputs[key]}
-        return f"{args.name}-id", state
+        return _mock_id(args.typ, args.name), state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "aws:index/getRegion:getRegion":

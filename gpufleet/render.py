@@ -16,12 +16,14 @@ from pathlib import Path
 
 import yaml
 
+from core.karpenter import NODECLASS_API_VERSION, NODECLASS_KIND
 from core.names import node_pool_name
 
 from .offline import OfflineRun
 from .targets import UsageError
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_CLASS = f"kubernetes:{NODECLASS_API_VERSION}:{NODECLASS_KIND}"
 
 
 def _integral(value):
@@ -48,15 +50,24 @@ def manifest_documents(run: OfflineRun) -> dict[str, dict]:
     return documents
 
 
-def user_data_documents(run: OfflineRun) -> dict[str, str]:
-    by_name = {r.name: r for r in run.custom_resources if r.type == LAUNCH_TEMPLATE}
-    documents = {}
+def _pool_user_data(run: OfflineRun) -> dict[str, str]:
+    """Pool name -> its user data: a node group's launch template's (base64), a Karpenter pool's node class's."""
+    found = {}
+    templates = {r.name: r for r in run.custom_resources if r.type == LAUNCH_TEMPLATE}
     for pool in run.plan.pools:
-        template = by_name.get(node_pool_name(run.plan.cluster.name, pool.name))
+        template = templates.get(node_pool_name(run.plan.cluster.name, pool.name))
         if template is not None and template.inputs.get("userData"):
-            suffix = "cloud-config" if pool.custom_ami else "mime"
-            documents[f"{pool.name}.{suffix}"] = base64.b64decode(template.inputs["userData"]).decode()
-    return documents
+            found[pool.name] = base64.b64decode(template.inputs["userData"]).decode()
+    for node_class in (r for r in run.custom_resources if r.type == NODE_CLASS):
+        if node_class.inputs["spec"].get("userData"):
+            found[node_class.inputs["metadata"]["name"]] = node_class.inputs["spec"]["userData"]
+    return found
+
+
+def user_data_documents(run: OfflineRun) -> dict[str, str]:
+    texts = _pool_user_data(run)
+    return {f"{pool.name}.{'cloud-config' if pool.custom_ami else 'mime'}": texts[pool.name]
+            for pool in run.plan.pools if pool.name in texts}
 
 
 def render_artifacts(run: OfflineRun) -> dict[str, str]:

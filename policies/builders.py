@@ -19,7 +19,7 @@ from .observed_fleet import Fleet, Pool, fleet_of, pools_of_resource
 DOCS = "policies/README.md"  # each policy is documented under its own heading there
 
 # The resources that describe pools (pools_of_resource).
-POOL_RESOURCES = (resource_types.NODE_GROUP, resource_types.CONFIG_MAP)
+POOL_RESOURCES = (resource_types.NODE_GROUP, resource_types.NODE_POOL, resource_types.CONFIG_MAP)
 
 ResourceCheck = Callable[[str, Any, str, str, Mapping[str, Any]], Iterable[str]]
 StackCheck = Callable[[Fleet, Mapping[str, Any]], Iterable[tuple[Optional[str], str]]]

@@ -9,10 +9,11 @@ from pulumi_policy import EnforcementLevel, Severity
 from core import names
 from core.boot import kubelet_flags
 from core.boot_reader import CLOUD_CONFIG_KEYS, NODEADM, NODEADM_PARTS, NodeBoot, read_user_data
+from core.karpenter import UNREGISTERED_TAINT
 
 from . import resource_types
 from .builders import pool_policy, resource_policy, stack_policy
-from .observed_fleet import Fleet, Pool, tenant_pools
+from .observed_fleet import KARPENTER_POOL, Fleet, Pool, tenant_pools
 from .props import as_int, decode_user_data, get, has, items, pending, truthy
 from .supply_chain import container_images, parse_image
 
@@ -114,14 +115,9 @@ def _check_node_groups_scaled(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable
         if not (pool.is_gpu and pool.source == "nodegroup" and pool.min_size is not None and pool.max_size is not None
                 and pool.min_size < pool.max_size):
             continue
-        if pool.provisioner == names.KARPENTER:
-            advice = ("the pool's provisioner is karpenter, which this version does not deploy yet: set provisioner: "
-                      "nodegroup with the minSize the pool must hold, or run the cluster autoscaler")
-        else:
-            advice = ("for an elastic pool use provisioner: karpenter (minSize 0), for a fixed one set minSize = "
-                      "maxSize, or run the cluster autoscaler")
         yield pool.urn, (f"{pool.label} may hold {pool.min_size} to {pool.max_size} nodes, but nothing in the stack "
-                         f"resizes node groups: it keeps its desired size; {advice}")
+                         "resizes node groups: it keeps its desired size; for an elastic pool use provisioner: "
+                         "karpenter (minSize 0), for a fixed one set minSize = maxSize, or run the cluster autoscaler")
 
 
 node_groups_scaled = stack_policy(
@@ -138,20 +134,29 @@ node_groups_scaled = stack_policy(
 # --- imdsv2-required --------------------------------------------------------------------
 
 
+def _launch_settings(resource_type: str, props: Any) -> Any:
+    """Where a resource holds metadataOptions and blockDeviceMappings: an EC2NodeClass in its spec, with the same
+    field names as a launch template (karpenter-provider-aws pkg/apis/v1/ec2nodeclass.go)."""
+    return get(props, "spec") if resource_type == resource_types.EC2_NODE_CLASS else props
+
+
 def _check_imdsv2(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
+    node_class = resource_type == resource_types.EC2_NODE_CLASS
+    props = _launch_settings(resource_type, props)
     metadata = get(props, "metadataOptions")
     if metadata is None:
-        if pending(props, "metadataOptions"):
+        # An EC2NodeClass without metadataOptions gets the CRD's default: IMDSv2 only, hop limit 1.
+        if pending(props, "metadataOptions") or node_class:
             return
         yield "metadataOptions is not set (IMDSv1 allowed): set httpTokens: required and httpPutResponseHopLimit: 2"
         return
     tokens = get(metadata, "httpTokens")
     if tokens is not None and tokens != "required":
         yield f"metadataOptions.httpTokens is '{tokens}': set it to 'required' (IMDSv2 only)"
-    elif tokens is None and not has(metadata, "httpTokens"):
+    elif tokens is None and not has(metadata, "httpTokens") and not node_class:
         yield "metadataOptions.httpTokens is not set (defaults to optional): set it to 'required'"
     hops = get(metadata, "httpPutResponseHopLimit")
-    if hops is None and not has(metadata, "httpPutResponseHopLimit"):
+    if hops is None and not has(metadata, "httpPutResponseHopLimit") and not node_class:
         yield f"metadataOptions.httpPutResponseHopLimit is not set: set it to {MAX_HOP_LIMIT} or less"
     elif as_int(hops) is not None and as_int(hops) > MAX_HOP_LIMIT:
         yield f"metadataOptions.httpPutResponseHopLimit is {as_int(hops)}: set it to {MAX_HOP_LIMIT} or less so containers cannot relay IMDS"
@@ -159,8 +164,8 @@ def _check_imdsv2(resource_type: str, props: Any, urn: str, name: str, opts: Map
 
 imdsv2_required = resource_policy(
     name="imdsv2-required",
-    description="Launch templates (and instances) require IMDSv2 with a hop limit of at most 2.",
-    types=[resource_types.LAUNCH_TEMPLATE, resource_types.EC2_INSTANCE],
+    description="Launch templates, Karpenter node classes (and instances) require IMDSv2 with a hop limit of at most 2.",
+    types=[resource_types.LAUNCH_TEMPLATE, resource_types.EC2_NODE_CLASS, resource_types.EC2_INSTANCE],
     check=_check_imdsv2,
     severity=Severity.HIGH,
     remediation_steps="Set metadataOptions {httpEndpoint: enabled, httpTokens: required, httpPutResponseHopLimit: 2}.",
@@ -187,6 +192,7 @@ def _check_ebs(resource_type: str, props: Any, urn: str, name: str, opts: Mappin
         if truthy(value) is not True:
             yield "rootBlockDevice.encrypted is not true: set encrypted: true"
         return
+    props = _launch_settings(resource_type, props)
     mappings = get(props, "blockDeviceMappings")
     if mappings is None and not has(props, "blockDeviceMappings"):
         yield "no blockDeviceMappings: declare the root volume with ebs.encrypted: true (the AMI default may be unencrypted)"
@@ -205,8 +211,10 @@ def _check_ebs(resource_type: str, props: Any, urn: str, name: str, opts: Mappin
 
 ebs_encrypted = resource_policy(
     name="ebs-encrypted",
-    description="Node volumes are encrypted (launch template block device mappings, instance root volumes, EBS volumes).",
-    types=[resource_types.LAUNCH_TEMPLATE, resource_types.EC2_INSTANCE, resource_types.EBS_VOLUME],
+    description="Node volumes are encrypted (launch template and Karpenter node class block device mappings, instance "
+    "root volumes, EBS volumes).",
+    types=[resource_types.LAUNCH_TEMPLATE, resource_types.EC2_NODE_CLASS, resource_types.EC2_INSTANCE,
+           resource_types.EBS_VOLUME],
     check=_check_ebs,
     severity=Severity.HIGH,
     remediation_steps="Set ebs.encrypted: 'true' on every launch template block device mapping (optionally kmsKeyId).",
@@ -234,22 +242,40 @@ def _user_data_findings(boot: NodeBoot, pool: Pool) -> Iterable[str]:
         yield f"user data ({boot.format}) has parts {list(boot.parts)}, expected {list(expected_parts)}"
     for problem in boot.problems:
         yield f"user data ({boot.format}): {problem}"
-    expected = tuple(kubelet_flags(pool.taints, pool.labels))
-    if boot.kubelet_flags is not None and boot.kubelet_flags != expected:
+    if pool.source == KARPENTER_POOL and boot.format == NODEADM:
+        # Karpenter's own NodeConfig, merged after this one, registers the NodePool's labels and taints.
+        if boot.kubelet_flags is not None:
+            yield (f"the user data sets kubelet flags {list(boot.kubelet_flags)}: on a Karpenter pool they override "
+                   f"the taints Karpenter registers its nodes with ({UNREGISTERED_TAINT.key} among them)")
+        return
+    taints = [*pool.taints, UNREGISTERED_TAINT] if pool.source == KARPENTER_POOL else pool.taints
+    expected = tuple(kubelet_flags(taints, pool.labels))
+    if boot.kubelet_flags is None and not boot.problems:
+        yield f"the user data sets no kubelet flags: nodes would register without {pool.label}'s labels and taints"
+    elif boot.kubelet_flags is not None and boot.kubelet_flags != expected:
         yield (
-            f"the kubelet would register with {list(boot.kubelet_flags)}, but {pool.label}'s node group says "
+            f"the kubelet would register with {list(boot.kubelet_flags)}, but {pool.label}'s "
+            f"{'NodePool' if pool.source == KARPENTER_POOL else 'node group'} says "
             f"{list(expected)}: the labels and taints nodes register with must be the pool's"
         )
 
 
-def _check_user_data(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
+def _booted_user_data(fleet: Fleet) -> Iterable[tuple[str, Optional[str], Optional[str]]]:
+    """(urn, user data, pool name) of every launch template and Karpenter node class of the stack."""
     for template in fleet.of_type(resource_types.LAUNCH_TEMPLATE):
-        text = decode_user_data(get(template.props, "userData"))
-        pool = fleet.pools.get(launch_template_pool(template.props) or "")
-        if text is None or pool is None or pool.source != "nodegroup":
-            continue  # no user data, unknown during preview, or no node group of this stack to compare with
+        yield template.urn, decode_user_data(get(template.props, "userData")), launch_template_pool(template.props)
+    for node_class in fleet.of_type(resource_types.EC2_NODE_CLASS):
+        pool = get(node_class.props, "spec", "tags", names.POOL_LABEL)
+        yield node_class.urn, decode_user_data(get(node_class.props, "spec", "userData")), pool
+
+
+def _check_user_data(fleet: Fleet, opts: Mapping[str, Any]) -> Iterable[tuple[Optional[str], str]]:
+    for urn, text, pool_name in _booted_user_data(fleet):
+        pool = fleet.pools.get(pool_name or "")
+        if text is None or pool is None or pool.source not in ("nodegroup", KARPENTER_POOL):
+            continue  # no user data, unknown during preview, or no pool of this stack to compare with
         for message in _user_data_findings(read_user_data(text), pool):
-            yield template.urn, f"{pool.label}: {message}"
+            yield urn, f"{pool.label}: {message}"
 
 
 node_user_data_matches_pool = stack_policy(
@@ -257,7 +283,8 @@ node_user_data_matches_pool = stack_policy(
     description=(
         "The user data a GPU pool's nodes boot with is what the pool plan renders: nodeadm MIME with exactly a "
         "NodeConfig and the bootstrap script, or a cloud-config that only runs the bootstrap script; the kubelet "
-        "registers with exactly the node group's taints and labels."
+        "registers with exactly the node group's taints and labels (a Karpenter pool's: Karpenter's NodeConfig says "
+        "them on AL2023, a custom AMI's user data adds Karpenter's unregistered taint)."
     ),
     check=_check_user_data,
     severity=Severity.CRITICAL,

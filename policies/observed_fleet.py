@@ -1,7 +1,7 @@
 """The fleet as the policies see it: node pools and tenants read back from resources.
 
-Pools come from EKS node groups (their gpufleet.io labels, instance types and taints) or, for
-existing clusters, from the gpu-system/gpufleet-node-pools inventory ConfigMap. Tenants are
+Pools come from EKS node groups and Karpenter NodePools (their gpufleet.io labels, instance types and
+taints) or, for existing clusters, from the gpu-system/gpufleet-node-pools inventory ConfigMap. Tenants are
 Namespaces labelled gpufleet.io/tenant with their annotations. Whoever created the resources,
 the same reading applies.
 """
@@ -13,6 +13,7 @@ from typing import Any, Iterable, Optional
 
 from core import names
 from core.facts import Gpu, InstanceType, load_facts
+from core.karpenter import CAPACITY_TYPE_LABEL, INSTANCE_TYPE_LABEL, NODES_LIMIT
 from core.mig import parse_config_label
 from core.plan import SHARED_MODES, TIME_SLICING, Taint, devices_per_gpu, gpus_per_node, mig_devices_per_gpu
 
@@ -20,11 +21,14 @@ from . import resource_types
 from .props import annotations, as_int, get, items, labels, mapping, parse_document, split_list
 
 
+KARPENTER_POOL = "nodepool"  # a Pool's source when a Karpenter NodePool describes it
+
+
 @dataclass
 class Pool:
     name: str
     urn: str
-    source: str  # "nodegroup" or "inventory"
+    source: str  # "nodegroup", KARPENTER_POOL or "inventory"
     instance_types: list[str]
     gpu_model: Optional[str]
     driver: Optional[str]
@@ -39,7 +43,6 @@ class Pool:
     labels: dict
     managed_by: Optional[str] = None
     min_size: Optional[int] = None  # a node group's scalingConfig.minSize
-    provisioner: Optional[str] = None  # what the inventory says launches the nodes (karpenter, nodegroup)
 
     @property
     def catalog(self) -> list[InstanceType]:
@@ -175,6 +178,42 @@ def pool_from_node_group(resource_type: str, props: Any, urn: str, name: str) ->
     )
 
 
+def _requirement(props: Any, key: str) -> list[str]:
+    """The values a NodePool's template requires of a label (operator In), [] where it does not say."""
+    for requirement in items(get(props, "spec", "template", "spec"), "requirements"):
+        if get(requirement, "key") == key and get(requirement, "operator") == "In":
+            return [str(v) for v in items(requirement, "values")]
+    return []
+
+
+def pool_from_node_pool(resource_type: str, props: Any, urn: str, name: str) -> Pool:
+    """A Karpenter NodePool as a pool: its nodes' labels and taints are the template's, its size is limits.nodes,
+    and it is spot when it may launch spot at all: Karpenter picks the capacity type per node from what the
+    requirements allow, every offering where they do not say (sigs.k8s.io/karpenter pkg/cloudprovider/types.go
+    Offerings.Compatible)."""
+    lbl = mapping(get(props, "spec", "template", "metadata"), "labels")
+    mig_profile, mig_profiles = mig_geometry_of(lbl)
+    capacity_types = _requirement(props, CAPACITY_TYPE_LABEL)
+    return Pool(
+        name=lbl.get(names.POOL_LABEL) or get(props, "metadata", "name") or name,
+        urn=urn,
+        source=KARPENTER_POOL,
+        instance_types=_requirement(props, INSTANCE_TYPE_LABEL),
+        gpu_model=lbl.get(names.GPU_LABEL),
+        driver=lbl.get(names.DRIVER_LABEL),
+        capacity=names.SPOT if names.SPOT in capacity_types or not capacity_types else "on-demand",
+        workload=lbl.get(names.WORKLOAD_LABEL),
+        sharing=lbl.get(names.SHARING_LABEL),
+        mig_profile=mig_profile,
+        mig_profiles=mig_profiles,
+        replicas=None,
+        max_size=as_int(get(props, "spec", "limits", NODES_LIMIT)),
+        taints=_taints(items(get(props, "spec", "template", "spec"), "taints")),
+        labels=lbl,
+        managed_by=names.MANAGED_BY,
+    )
+
+
 def is_pool_inventory(props: Any) -> bool:
     return get(props, "metadata", "name") == names.POOL_INVENTORY_CONFIGMAP and (
         get(props, "metadata", "namespace") in (None, names.SYSTEM_NAMESPACE)
@@ -211,7 +250,6 @@ def pools_from_inventory(props: Any, urn: str) -> list[Pool]:
                 taints=_taints(entry.get("taints") or []),
                 labels=lbl,
                 managed_by=entry.get("managedBy"),
-                provisioner=entry.get("provisioner"),
             )
         )
     return pools
@@ -222,6 +260,8 @@ def pools_of_resource(resource_type: str, props: Any, urn: str, name: str) -> li
     does not create (those are judged through their node groups)."""
     if resource_type == resource_types.NODE_GROUP:
         return [pool_from_node_group(resource_type, props, urn, name)]
+    if resource_type == resource_types.NODE_POOL:
+        return [pool_from_node_pool(resource_type, props, urn, name)]
     if resource_type == resource_types.CONFIG_MAP and is_pool_inventory(props):
         return [p for p in pools_from_inventory(props, urn) if p.managed_by != names.MANAGED_BY]
     return []
@@ -280,13 +320,15 @@ def _read_fleet(resources: list[Any]) -> Fleet:
     for r in fleet.of_type(resource_types.NODE_GROUP):
         pool = pool_from_node_group(r.resource_type, r.props, r.urn, r.name)
         fleet.pools.setdefault(pool.name, pool)
+    for r in fleet.of_type(resource_types.NODE_POOL):
+        pool = pool_from_node_pool(r.resource_type, r.props, r.urn, r.name)
+        fleet.pools.setdefault(pool.name, pool)
     for r in resources:
         if r.resource_type == resource_types.CONFIG_MAP and is_pool_inventory(r.props):
             for pool in pools_from_inventory(r.props, r.urn):
                 known_pool = fleet.pools.setdefault(pool.name, pool)
                 if known_pool.replicas is None:  # a node group does not say; the inventory does
                     known_pool.replicas = pool.replicas
-                known_pool.provisioner = known_pool.provisioner or pool.provisioner
                 fleet.inventory_order.append(pool.name)
         elif r.resource_type == resource_types.NAMESPACE:
             tenant = tenant_from_namespace(r.props, r.urn)

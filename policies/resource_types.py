@@ -28,6 +28,9 @@ JOB = "kubernetes:batch/v1:Job"
 CLUSTER_QUEUE = "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue"
 COHORT = "kubernetes:kueue.x-k8s.io/v1beta2:Cohort"
 CRON_JOB = "kubernetes:batch/v1:CronJob"
+# Karpenter (core.karpenter NODEPOOL_API_VERSION, NODECLASS_API_VERSION)
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 
 # Workloads whose pod template sits at spec.template (CronJob: spec.jobTemplate.spec.template).
 WORKLOADS = (DAEMON_SET, DEPLOYMENT, STATEFUL_SET, JOB, CRON_JOB, POD)

@@ -12,7 +12,7 @@ from core import names
 from core.facts import load_facts
 
 from . import resource_types
-from .builders import resource_policy, schema
+from .builders import POOL_RESOURCES, resource_policy, schema
 from .observed_fleet import pools_of_resource
 from .props import get, items, pending, user_data_vars
 
@@ -97,7 +97,7 @@ def _check_versions(resource_type: str, props: Any, urn: str, name: str, opts: M
 versions_pinned = resource_policy(
     name="versions-pinned",
     description="Driver, container toolkit, device plugin and exporter versions and all images are pinned (no 'latest').",
-    types=[resource_types.NODE_GROUP, resource_types.CONFIG_MAP, resource_types.LAUNCH_TEMPLATE, *resource_types.WORKLOADS],
+    types=[*POOL_RESOURCES, resource_types.LAUNCH_TEMPLATE, *resource_types.WORKLOADS],
     check=_check_versions,
     severity=Severity.MEDIUM,
     remediation_steps=(

@@ -11,7 +11,7 @@ from core.capacity import PoolGpus, QuotaCapacityGroup, TenantQuota, capacity_gr
 from core.plan import TIME_SLICING
 
 from . import resource_types
-from .builders import resource_policy, schema, stack_policy
+from .builders import POOL_RESOURCES, resource_policy, schema, stack_policy
 from .observed_fleet import (
     Fleet,
     Pool,
@@ -316,7 +316,7 @@ def _check_mps(resource_type: str, props: Any, urn: str, name: str, opts: Mappin
 no_mps_sharing = resource_policy(
     name="no-mps-sharing",
     description="No GPU is shared through CUDA MPS (no memory or fault isolation between tenants' processes).",
-    types=[resource_types.CONFIG_MAP, resource_types.NODE_GROUP],
+    types=POOL_RESOURCES,
     check=_check_mps,
     severity=Severity.HIGH,
     remediation_steps="Remove sharing.mps from device plugin configs; use sharing.mode exclusive, time-slicing or mig.",

@@ -33,14 +33,16 @@ NICE="${NICE:-10}"
 # Each tool: the module under tools/ it builds in, the executables it makes, and the versions.env variables
 # its build reads (its key covers these and no others). The Python language host is part of pulumi: the CLI
 # warns on every run when it finds a bundled plugin on PATH that is not in its own (symlink-resolved) directory.
+# Built in this order: the control plane and the controllers first, as the integration tests that need only them
+# run while the Pulumi CLI and the Kubernetes provider build (tests/tool_build.py).
 TOOLS='
-pulumi               pulumi               pulumi,pulumi-language-python,pulumi-language-python-exec  PULUMI_VERSION
 etcd                 etcd                 etcd                                                      ETCD_VERSION
 kube                 kube                 kube-apiserver,kube-controller-manager,kube-scheduler     KUBERNETES_VERSION
 kwok                 kube                 kwok                                                      KUBERNETES_VERSION,KWOK_VERSION
-kubernetes-provider  kubernetes-provider  pulumi-resource-kubernetes  K8S_PROVIDER_MODULE_VERSION,K8S_PROVIDER_VERSION,K8S_PROVIDER_SDK_VERSION
 kueue                controllers          kueue                                                     KUEUE_VERSION
 karpenter            controllers          karpenter-kwok                                            KARPENTER_VERSION
+pulumi               pulumi               pulumi,pulumi-language-python,pulumi-language-python-exec  PULUMI_VERSION
+kubernetes-provider  kubernetes-provider  pulumi-resource-kubernetes  K8S_PROVIDER_MODULE_VERSION,K8S_PROVIDER_VERSION,K8S_PROVIDER_SDK_VERSION
 '
 ALL_TOOLS=()
 declare -A MODULE EXES VARS
@@ -341,10 +343,14 @@ check_pins
 mkdir -p "$root"
 tmp=
 trap '[ -z "$tmp" ] || rm -rf -- "$tmp"' EXIT
+# One build at a time per cache: a second run (CI starts one before the tests start theirs) waits here, then finds
+# what the first built cached.
+exec 9>"$root/.build.lock"
+flock 9
 gobuild=(nice -n "$NICE" "$GO" build -trimpath)
 total=$(date +%s)
+make_bin # first: its links resolve as each tool is published, so a caller can use a tool built before the others
 for t in "${tools[@]}"; do build_one "$t"; done
-make_bin
 summary=
 for t in "${ALL_TOOLS[@]}"; do
     if [ -z "${TIMES[$t]:-}" ]; then # not requested this time

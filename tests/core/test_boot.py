@@ -23,6 +23,7 @@ from core.boot import (
     register_taints,
     render_user_data,
 )
+from core.names import NODEGROUP
 from gpufleet.render import user_data_documents
 
 CLUSTER = ClusterJoin("gpufleet-prod", "https://ABC.gr7.us-east-1.eks.amazonaws.com", "LS0tLS1CRUdJTg==")
@@ -56,14 +57,17 @@ def ubuntu_prod(release: str = "ubuntu-24.04"):
     """prod with every pool on Ubuntu: spot, EFA, MIG, time-slicing and a dedicated tenant's pool."""
     config = stack_config("prod")
     for pool in config["nodePools"]:
-        pool.update(os=release, amiId="ami-0123456789abcdef0")
+        pool.update(os=release, amiId="ami-0123456789abcdef0", provisioner=NODEGROUP)
         pool.get("cpuAlignment", {}).pop("reservedCpus", None)  # AL2023 only
         pool.pop("instanceStore", None)  # AL2023 only
     return plan_of(config)
 
 
 def test_user_data_has_a_node_config_and_a_bootstrap_script():
-    plan = plan_of(stack_config("prod"))
+    config = stack_config("prod")
+    for pool in config["nodePools"]:
+        pool["provisioner"] = NODEGROUP  # a Karpenter pool's NodeConfig leaves the flags to Karpenter (test_karpenter)
+    plan = plan_of(config)
     pool = plan.pool("training-h100")
     found = parts(render_user_data(pool, "bucket-1", "playbooks/abc.zip"))
     assert set(found) == {"application/node.eks.aws", "text/x-shellscript"}

@@ -90,7 +90,7 @@ def test_the_prod_serving_pool_is_aligned_in_its_user_data():
 def test_pools_without_alignment_leave_the_kubelet_config_alone():
     for pool in plan_of(stack_config("prod")).pools:
         if pool.name != "inference-h100":
-            assert "config" not in yaml.safe_load(node_config(pool))["spec"]["kubelet"], pool.name
+            assert "config" not in yaml.safe_load(node_config(pool))["spec"].get("kubelet", {}), pool.name
 
 
 def test_an_ubuntu_node_gets_the_policies_as_bootstrap_flags():

@@ -20,6 +20,7 @@ import yaml
 from fleet_fixtures import stack_config, write_stack_file
 
 from core.boot import MIME_BOUNDARY, ClusterJoin, node_labels, register_taints, render_user_data
+from core.names import NODEGROUP
 from core.plan import plan_fleet
 from core.spec_loader import SpecError, parse_spec
 
@@ -82,7 +83,8 @@ CLUSTER = ClusterJoin("gpufleet-dev", "https://ABC.gr7.us-east-1.eks.amazonaws.c
 def attempt(field: str, value: str, os: str):
     """The planned pool for the value in the field, or None when the spec rejects it."""
     config = stack_config("dev")
-    _pool(config).update(OSES[os])
+    # A node group pool: its user data carries the labels and taints (a Karpenter pool's NodePool does, on AL2023).
+    _pool(config).update(OSES[os], provisioner=NODEGROUP)
     FIELDS[field](config, value)
     try:
         return plan_fleet(parse_spec(config)).pools[0]
@@ -107,7 +109,9 @@ def check_mime(pool, text: str) -> None:
     labels = dict(item.split("=", 1) for item in flags[1].removeprefix("--node-labels=").split(","))
     assert labels == dict(pool.labels)
     taints = [t.rsplit(":", 1) for t in flags[0].removeprefix("--register-with-taints=").split(",")]
-    assert [(*kv.split("=", 1), effect) for kv, effect in taints] == [(t.key, t.value, t.effect) for t in pool.taints]
+    # key=value:effect, or key:effect for a taint without a value (the kubelet's ParseTaint reads both)
+    assert [(*(kv.split("=", 1) if "=" in kv else (kv, "")), effect) for kv, effect in taints] == \
+        [(t.key, t.value, t.effect) for t in pool.taints]
     check_script(pool, parts[1].get_payload())
 
 

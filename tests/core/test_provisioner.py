@@ -81,3 +81,35 @@ def test_the_example_stacks_use_karpenter_for_their_pools_from_zero():
             assert pool.provisioner == (KARPENTER if pool.min_size == 0 < pool.max_size else NODEGROUP), (stack, pool.name)
     prod = {p.name: p.provisioner for p in plan_of(stack_config("prod")).pools}
     assert prod["training-h100"] == prod["training-a100"] == prod["batch-a10g"] == KARPENTER
+
+
+def test_a_karpenter_pool_needs_the_system_pool_for_its_controller():
+    config = _config({"minSize": 0, "maxSize": 2})
+    config["systemPool"] = {"enabled": False}
+    problems = _problems(config)
+    assert any(path == "nodePools[0].provisioner" and "systemPool.enabled" in text for path, text in problems), problems
+    config["nodePools"][0]["provisioner"] = NODEGROUP
+    assert plan_of(config).pools[0].provisioner == NODEGROUP
+
+
+def test_a_karpenter_pool_needs_a_kubernetes_version_of_the_ami_release():
+    """The release's AMIs exist for 1.30 to 1.36 (awslabs/amazon-eks-ami CHANGELOG.md, AMI Release v20260714)."""
+    config = _config({"minSize": 0, "maxSize": 2})
+    config["cluster"]["kubernetesVersion"] = "1.29"
+    problems = _problems(config)
+    assert any("v20260714" in text and "1.29" in text for _, text in problems), problems
+    config["cluster"]["kubernetesVersion"] = "1.36"
+    assert plan_of(config).pools[0].provisioner == KARPENTER
+
+
+def test_a_mixed_mig_pool_is_a_node_group():
+    """Karpenter launches a node for a pending pod only if an instance type offers what it requests (sigs.k8s.io/
+    karpenter pkg/controllers/provisioning/scheduling); EC2's instance types offer nvidia.com/gpu, never the
+    nvidia.com/mig-<profile> resources of MIG's mixed strategy."""
+    mixed = {"minSize": 0, "maxSize": 2, "sharing": {"mode": "mig", "migStrategy": "mixed", "migProfiles": ["3g.40gb", "3g.40gb"]}}
+    config = _config(mixed)
+    config["nodePools"][0]["instanceTypes"] = ["p5.48xlarge"]
+    assert plan_of(config).pools[0].provisioner == NODEGROUP
+    config["nodePools"][0]["provisioner"] = KARPENTER
+    problems = _problems(config)
+    assert any(path == "nodePools[0].provisioner" and "nvidia.com/mig-*" in text for path, text in problems), problems

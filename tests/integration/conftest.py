@@ -1,16 +1,16 @@
-"""The session fixture of the engine integration tests: tools, a project copy, the local control plane."""
+"""The session fixtures of the integration tests: the local control plane on a project copy, and the engine on it."""
 
 from __future__ import annotations
 
 import pytest
-from local_engine import KubeApi, LocalEngine, build_tools, copy_project, engine_env, output_of
+from local_engine import CLUSTER_TOOLS, ENGINE_TOOLS, KubeApi, LocalEngine, build_tools, copy_project, engine_env, output_of
 
 
 @pytest.fixture(scope="session")
-def local_engine(tmp_path_factory) -> LocalEngine:
-    """Pinned tools on PATH, a file backend, `scripts/local-cluster start` on free ports; stopped at the end
-    (every process it started, whatever the tests did)."""
-    bin_dir = build_tools()
+def local_cluster(tmp_path_factory) -> LocalEngine:
+    """The control plane's tools on PATH, a file backend, `scripts/local-cluster start` on free ports; stopped at
+    the end (every process it started, whatever the tests did). Its tests run while the engine's tools build."""
+    bin_dir = build_tools(CLUSTER_TOOLS)
     base = tmp_path_factory.mktemp("engine")
     project = copy_project(base / "project")
     env = engine_env(base, bin_dir)
@@ -19,11 +19,18 @@ def local_engine(tmp_path_factory) -> LocalEngine:
         started = engine.cluster("start")
         if started.returncode != 0:
             pytest.fail(f"scripts/local-cluster start failed:\n{output_of(started)}")
-        for stack in ("local", "seeded"):
-            created = engine.pulumi("stack", "init", stack)
-            if created.returncode != 0:
-                pytest.fail(f"pulumi stack init {stack} failed:\n{output_of(created)}")
         yield engine
     finally:
         stopped = engine.cluster("stop", timeout=120)
         assert stopped.returncode == 0, output_of(stopped)
+
+
+@pytest.fixture(scope="session")
+def local_engine(local_cluster) -> LocalEngine:
+    """The Pulumi CLI and provider too (the same PATH), with the stacks the tests deploy."""
+    build_tools(ENGINE_TOOLS)
+    for stack in ("local", "seeded"):
+        created = local_cluster.pulumi("stack", "init", stack)
+        if created.returncode != 0:
+            pytest.fail(f"pulumi stack init {stack} failed:\n{output_of(created)}")
+    return local_cluster

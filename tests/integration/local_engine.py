@@ -29,8 +29,9 @@ import yaml
 from fleet_fixtures import ROOT
 from tool_build import BUILD
 
-TOOLS = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes", "etcd", "kube-apiserver",
-         "kube-controller-manager", "kube-scheduler", "kwok")
+# The executables of the control plane (scripts/local-cluster) and of the engine on it.
+CLUSTER_TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+ENGINE_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes")
 COPY_IGNORE = shutil.ignore_patterns(
     ".venv", ".state", ".git", "out", "__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info", "venv"
 )
@@ -38,11 +39,11 @@ SECRETS_KEYS = ("encryptionsalt", "secretsprovider", "encryptedkey")
 PASSPHRASE = "gpufleet-integration-tests"  # protects nothing: the local stack holds no secrets
 
 
-def build_tools() -> Path:
-    """The bin dir of tools/build.sh (started in the background at collection, tests/tool_build.py).
-    A missing tool is a failure, never a skip."""
-    bin_dir = BUILD.wait()
-    missing = [tool for tool in TOOLS if not (bin_dir / tool).is_file()]
+def build_tools(executables: tuple[str, ...] = CLUSTER_TOOLS + ENGINE_TOOLS) -> Path:
+    """The bin dir of tools/build.sh (started in the background at collection, tests/tool_build.py) once these
+    executables are built. A missing tool is a failure, never a skip."""
+    bin_dir = BUILD.wait_for(executables)
+    missing = [tool for tool in executables if not (bin_dir / tool).is_file()]
     if missing:
         pytest.fail(f"tools/build.sh did not produce {missing} in {bin_dir}")
     return bin_dir

@@ -11,18 +11,21 @@ prices) and what is checked:
 - a training pool (consolidation WhenEmpty) keeps a busy, underutilized node, while a batch pool
   (WhenEmptyOrUnderutilized) with the same node replaces it by a cheaper one: the contrast shows that it is
   the policy that keeps the training node;
-- an empty node is removed after consolidateAfter.
+- an empty node is removed after consolidateAfter;
+- every NodePool and EC2NodeClass the program renders for the example stacks (the golden files) passes the real
+  API server's validation of the vendored CRDs, CEL rules included, and one that breaks a CEL rule does not.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
-from fleet_fixtures import spec_of, stack_config
+import yaml
+from fleet_fixtures import ROOT, spec_of, stack_config
 from karpenter_kwok import LOCAL_NODE_CLASS, KarpenterKwok, karpenter_binary
 from kueue_manager import RUN_FOR
+from local_engine import build_tools
 
 from core.karpenter import CAPACITY_TYPE_LABEL, INSTANCE_TYPE_LABEL, NODEPOOL_LABEL, node_pool
 from core.names import GPU_RESOURCE, POOL_LABEL
@@ -33,6 +36,8 @@ pytestmark = pytest.mark.integration
 NAMESPACE = "karpenter-live"
 NODEPOOLS = "/apis/karpenter.sh/v1/nodepools"
 NODECLAIMS = "/apis/karpenter.sh/v1/nodeclaims"
+NODECLASSES = "/apis/karpenter.k8s.aws/v1/ec2nodeclasses"
+GOLDEN = ROOT / "tests" / "gpufleet" / "golden"
 PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
 SMALL, LARGE = "g6.xlarge", "g6.2xlarge"  # one L4 each; 4 and 8 CPUs, the larger one dearer
 CONSOLIDATE_AFTER_S = 5
@@ -73,11 +78,11 @@ def pools():
 
 
 @pytest.fixture(scope="module")
-def cluster(local_engine, tmp_path_factory, pools):
+def cluster(local_cluster, tmp_path_factory, pools):
     """Karpenter running, the rendered NodePools applied and a namespace for the pods; NodePools removed at the
     end while Karpenter runs (it deletes their nodes)."""
-    with KarpenterKwok(local_engine.api.kubeconfig, karpenter_binary(Path(local_engine.env["GPUFLEET_KUBE_BIN"])),
-                       instance_types=[SMALL, LARGE], context=local_engine.api.context,
+    with KarpenterKwok(local_cluster.api.kubeconfig, karpenter_binary(build_tools(("karpenter-kwok",))),
+                       instance_types=[SMALL, LARGE], context=local_cluster.api.context,
                        workdir=tmp_path_factory.mktemp("karpenter")) as karpenter:
         client = karpenter.client
         assert client.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
@@ -212,3 +217,27 @@ def test_an_empty_node_is_removed_after_consolidate_after(cluster, pools):
     emptied = time.monotonic()
     wait_for("the empty node removed", lambda: client.get(f"/api/v1/nodes/{node['metadata']['name']}").status == 404)
     assert time.monotonic() - emptied >= CONSOLIDATE_AFTER_S
+
+
+def golden_objects(kind: str) -> list[dict]:
+    return [yaml.safe_load(path.read_text()) for path in sorted(GOLDEN.glob(f"*/kubernetes/{kind}._cluster.*.yaml"))]
+
+
+@pytest.mark.parametrize("kind, path", [("EC2NodeClass", NODECLASSES), ("NodePool", NODEPOOLS)])
+def test_every_rendered_karpenter_object_passes_the_api_servers_validation(cluster, kind, path):
+    """A dry run (nothing is stored, Karpenter sees nothing): the server applies the CRD's schema and CEL rules."""
+    client, _ = cluster
+    objects = golden_objects(kind)
+    assert len(objects) >= 5, [o["metadata"]["name"] for o in objects]  # dev 1, staging 2, prod 3
+    for obj in objects:
+        reply = client.post(path, obj, query={"dryRun": "All"})
+        assert reply.ok, (obj["metadata"]["name"], reply.status, reply.message)
+
+
+def test_a_node_class_that_breaks_a_cel_rule_is_refused(cluster):
+    """ec2nodeclass.go: an id term excludes every other field of the term ('id' is mutually exclusive)."""
+    client, _ = cluster
+    obj = golden_objects("EC2NodeClass")[0]
+    obj["spec"]["amiSelectorTerms"] = [{"id": "ami-0123456789abcdef0", "name": "also-a-name"}]
+    reply = client.post(NODECLASSES, obj, query={"dryRun": "All"})
+    assert reply.status == 422 and "mutually exclusive" in reply.message, (reply.status, reply.message)

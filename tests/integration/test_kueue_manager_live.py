@@ -18,21 +18,22 @@ from kueue_manager import (
     condition_true,
     kueue_binary,
 )
+from local_engine import build_tools
 
 pytestmark = pytest.mark.integration
 
 KUEUE_API = "/apis/kueue.x-k8s.io/v1beta2"
 
 
-def manager(local_engine, workdir: Path, config: dict) -> KueueManager:
-    return KueueManager(local_engine.api.kubeconfig, kueue_binary(Path(local_engine.env["GPUFLEET_KUBE_BIN"])),
-                        context=local_engine.api.context, config=config, workdir=workdir)
+def manager(local_cluster, workdir: Path, config: dict) -> KueueManager:
+    return KueueManager(local_cluster.api.kubeconfig, kueue_binary(build_tools(("kueue",))),
+                        context=local_cluster.api.context, config=config, workdir=workdir)
 
 
 @pytest.fixture(scope="module")
-def kueue(local_engine, tmp_path_factory):
+def kueue(local_cluster, tmp_path_factory):
     # The program's Configuration (fair sharing on), made local by the harness.
-    with manager(local_engine, tmp_path_factory.mktemp("kueue"), {}) as running:
+    with manager(local_cluster, tmp_path_factory.mktemp("kueue"), {}) as running:
         yield running
 
 
@@ -120,9 +121,9 @@ def test_a_queued_job_is_suspended_then_admitted(kueue, cleanup):
     assert running(), [p["status"].get("phase") for p in client.get(pods).body["items"]]
 
 
-def test_a_manager_that_cannot_start_raises_with_its_log_and_leaves_no_webhook(local_engine, kueue, tmp_path):
+def test_a_manager_that_cannot_start_raises_with_its_log_and_leaves_no_webhook(local_cluster, kueue, tmp_path):
     # The Configuration is decoded strictly (pkg/config/config.go): an unknown field ends the process.
-    broken = manager(local_engine, tmp_path, {"notAField": True})
+    broken = manager(local_cluster, tmp_path, {"notAField": True})
     with pytest.raises(KueueManagerError, match="unknown field"):
         broken.start(timeout=60)
     assert not broken.running

@@ -29,8 +29,8 @@ def admitted(client: KubeClient, labels: dict, taints: list) -> bool:
     return reply.ok
 
 
-def test_qualified_names_and_label_values_agree_with_the_api_server(local_engine):
-    client = KubeClient.from_kubeconfig(str(local_engine.api.kubeconfig), local_engine.api.context)
+def test_qualified_names_and_label_values_agree_with_the_api_server(local_cluster):
+    client = KubeClient.from_kubeconfig(str(local_cluster.api.kubeconfig), local_cluster.api.context)
     disagreements = []
     for key in KEYS:
         ours = qualified_name_error(key) is None

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from fleet_fixtures import STACKS, spec_of, stack_config, stack_run
 from kueue_manager import RUN_FOR, KueueManager, condition_true, kueue_binary
+from local_engine import build_tools
 
 from components.kubernetes.queues import QUEUE_POLICY, QUEUE_REQUIRED_MESSAGE
 from core.names import GPU_RESOURCE, KUEUE_API_VERSION, POOL_LABEL, QUEUE_NAME_LABEL
@@ -80,9 +80,9 @@ def wait_for(what: str, check, timeout: float = WAIT_S):
 
 
 @pytest.fixture(scope="module")
-def kueue(local_engine, tmp_path_factory):
-    with KueueManager(local_engine.api.kubeconfig, kueue_binary(Path(local_engine.env["GPUFLEET_KUBE_BIN"])),
-                      context=local_engine.api.context, workdir=tmp_path_factory.mktemp("kueue")) as running:
+def kueue(local_cluster, tmp_path_factory):
+    with KueueManager(local_cluster.api.kubeconfig, kueue_binary(build_tools(("kueue",))),
+                      context=local_cluster.api.context, workdir=tmp_path_factory.mktemp("kueue")) as running:
         yield running
 
 

@@ -15,22 +15,33 @@ from core.boot import MIME_BOUNDARY
 POLICY = "node-user-data-matches-pool"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 
 
 def pair(pool: str):
-    """The pool's node group and launch template as the program registers them."""
+    """The pool as the program registers it: (node group, launch template), or for a Karpenter pool (staging's
+    inference-l4-ubuntu and training-a100) (NodePool, EC2NodeClass)."""
     run = stack_run("staging")
     name = f"{run.plan.cluster.name}-{pool}"
-    group = next(r for r in run.custom_resources if r.type == NODE_GROUP and r.name == name)
-    template = next(r for r in run.custom_resources if r.type == LAUNCH_TEMPLATE and r.name == name)
-    return group, template
+    found = {r.type: r for r in run.custom_resources
+             if (r.type in (NODE_GROUP, LAUNCH_TEMPLATE) and r.name == name)
+             or (r.type in (NODE_POOL, NODE_CLASS) and r.inputs["metadata"]["name"] == pool)}
+    if NODE_POOL in found:
+        return found[NODE_POOL], found[NODE_CLASS]
+    return found[NODE_GROUP], found[LAUNCH_TEMPLATE]
 
 
 def user_data(template) -> str:
+    """A launch template's user data is base64, a node class's plain text."""
+    if template.type == NODE_CLASS:
+        return template.inputs["spec"]["userData"]
     return base64.b64decode(template.inputs["userData"]).decode()
 
 
 def with_user_data(template, text: str):
+    if template.type == NODE_CLASS:
+        return edited(template, ("spec", "userData"), text)
     return edited(template, ("userData",), base64.b64encode(text.encode()).decode())
 
 
@@ -69,9 +80,43 @@ def test_a_node_group_label_missing_from_the_user_data_fails():
 
 
 def test_a_taint_dropped_from_registration_fails():
-    group, template = pair("training-a100")  # spot: GPU and spot taints
-    text = user_data(template).replace(",gpufleet.io/capacity=spot:NoSchedule", "")
+    group, template = pair("inference-l4")
+    text = user_data(template).replace("nvidia.com/gpu=true:NoSchedule", "")
+    assert "nvidia.com/gpu=true:NoSchedule" in user_data(template)
     assert any("--register-with-taints" in m for m in messages(POLICY, group, with_user_data(template, text)))
+
+
+def test_a_node_group_whose_node_config_sets_no_flags_fails():
+    group, template = pair("inference-l4")
+    text = user_data(template)
+    start = text.index("  kubelet:\n")
+    end = text.index("  containerd:\n")
+    found = messages(POLICY, group, with_user_data(template, text[:start] + text[end:]))
+    assert any("sets no kubelet flags" in m for m in found), found
+
+
+def test_a_karpenter_pool_on_al2023_leaves_registration_to_karpenter():
+    """Karpenter appends its own NodeConfig with the NodePool's taints, karpenter.sh/unregistered among them, as
+    registerWithTaints (karpenter-provider-aws pkg/providers/amifamily/bootstrap/nodeadm.go,
+    generateInlineKubeletConfiguration): a --register-with-taints flag in the pool's part would override it."""
+    pool, node_class = pair("training-a100")
+    text = user_data(node_class)
+    assert "--register-with-taints" not in text and "kubelet:" not in text
+    flagged = text.replace("spec:\n  containerd:", "spec:\n  kubelet:\n    flags:\n    - --register-with-taints=nvidia.com/gpu=true:NoSchedule\n  containerd:")
+    assert flagged != text
+    found = messages(POLICY, pool, with_user_data(node_class, flagged))
+    assert any("override the taints Karpenter registers" in m for m in found), found
+
+
+def test_a_karpenter_pool_on_a_custom_ami_registers_with_the_unregistered_taint():
+    """Karpenter passes a Custom AMI family's user data through unchanged (bootstrap/custom.go): the join itself
+    must add karpenter.sh/unregistered:NoExecute, which Karpenter removes once it has synced the node
+    (sigs.k8s.io/karpenter pkg/controllers/nodeclaim/lifecycle/registration.go)."""
+    pool, node_class = pair("inference-l4-ubuntu")
+    text = user_data(node_class)
+    assert ",karpenter.sh/unregistered:NoExecute" in text
+    found = messages(POLICY, pool, with_user_data(node_class, text.replace(",karpenter.sh/unregistered:NoExecute", "")))
+    assert any("would register with" in m for m in found), found
 
 
 def test_a_node_config_that_sets_more_than_flags_and_runtime_fails():
@@ -129,4 +174,4 @@ def test_garbage_fails_and_unknown_or_absent_is_skipped():
     group, template = pair("inference-l4")
     assert any("neither" in m for m in messages(POLICY, group, with_user_data(template, "#!/bin/sh\nreboot\n")))
     assert messages(POLICY, group, edited(template, ("userData",), UNKNOWN)) == []
-    assert messages(POLICY, template) == []  # no node group of this stack to compare with
+    assert messages(POLICY, template) == []  # no pool of this stack to compare with

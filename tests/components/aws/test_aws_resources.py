@@ -8,13 +8,26 @@ import pytest
 import yaml
 from fleet_fixtures import spec_of, stack_config, stack_run
 
-from core.names import SYSTEM_POOL
+from core.names import NODEGROUP, SYSTEM_POOL
 from core.spec_loader import SpecError
 from gpufleet.offline import run_offline
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 PLACEMENT_GROUP = "aws:ec2/placementGroup:PlacementGroup"
+
+
+def node_group_config(stack: str) -> dict:
+    """The stack with every pool a managed node group, whatever the provisioner defaults pick (Karpenter pools:
+    test_karpenter_resources.py)."""
+    config = stack_config(stack)
+    for pool in config["nodePools"]:
+        pool["provisioner"] = NODEGROUP
+    return config
+
+
+def node_group_run(stack: str):
+    return run_offline(spec_of(node_group_config(stack)), stack)
 
 
 def of_type(run, type_):
@@ -64,7 +77,7 @@ def test_existing_vpc_is_used_as_given():
 
 
 def test_one_node_group_per_pool_with_capacity_and_scaling():
-    run = stack_run("prod")
+    run = node_group_run("prod")
     groups = by_pool(run, NODE_GROUP)
     assert sorted(groups) == sorted([SYSTEM_POOL, *(p.name for p in run.plan.pools)])
     for pool in run.plan.pools:
@@ -77,7 +90,7 @@ def test_one_node_group_per_pool_with_capacity_and_scaling():
 
 
 def test_node_groups_are_tainted_in_the_eks_spelling():
-    groups = by_pool(stack_run("prod"), NODE_GROUP)
+    groups = by_pool(node_group_run("prod"), NODE_GROUP)
     assert groups["training-h100"].inputs["taints"] == [
         {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"},
         {"key": "gpufleet.io/capacity", "value": "spot", "effect": "NO_SCHEDULE"},
@@ -88,7 +101,7 @@ def test_node_groups_are_tainted_in_the_eks_spelling():
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_launch_templates_require_imdsv2_and_encrypt_gp3_roots(stack):
-    run = stack_run(stack)
+    run = node_group_run(stack)
     templates = by_pool(run, LAUNCH_TEMPLATE)
     for pool in run.plan.pools:
         inputs = templates[pool.name].inputs
@@ -99,7 +112,7 @@ def test_launch_templates_require_imdsv2_and_encrypt_gp3_roots(stack):
 
 
 def test_efa_pools_get_interfaces_a_placement_group_and_one_subnet():
-    run = stack_run("prod")
+    run = node_group_run("prod")
     templates, groups = by_pool(run, LAUNCH_TEMPLATE), by_pool(run, NODE_GROUP)
     assert len(of_type(run, PLACEMENT_GROUP)) == 2
     assert all(p.inputs["strategy"] == "cluster" for p in of_type(run, PLACEMENT_GROUP))
@@ -108,7 +121,7 @@ def test_efa_pools_get_interfaces_a_placement_group_and_one_subnet():
     assert [i["deviceIndex"] for i in interfaces[:2]] == [0, 1]
     # Every interface carries the cluster security group (the offline EKS answer's clusterSecurityGroupId),
     # whose members exchange all traffic, as EFA requires.
-    assert all(i["securityGroups"] == ["sg-offline-cluster"] for i in interfaces)
+    assert all(i["securityGroups"] == ["sg-0ff1ine0c1uster"] for i in interfaces)
     assert templates["training-h100"].inputs["placement"]["groupName"]
     assert len(groups["training-h100"].inputs["subnetIds"]) == 1
     assert "networkInterfaces" not in templates["inference-l4"].inputs
@@ -117,7 +130,7 @@ def test_efa_pools_get_interfaces_a_placement_group_and_one_subnet():
 
 
 def test_node_role_has_the_managed_policies_and_reads_only_the_bundle():
-    run = stack_run("dev")
+    run = node_group_run("dev")
     attached = {r.inputs["policyArn"].rsplit("/", 1)[1] for r in of_type(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") if "-node" not in r.name and "dev-a10g" in r.name}
     assert attached == {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"}
     [policy] = of_type(run, "aws:iam/rolePolicy:RolePolicy")
@@ -137,7 +150,7 @@ def test_playbook_bundle_bucket_is_private_encrypted_and_versioned():
 
 
 def test_launch_template_user_data_is_the_rendered_bootstrap():
-    run = stack_run("dev")
+    run = node_group_run("dev")
     [template] = gpu_pool_templates(run)
     text = base64.b64decode(template.inputs["userData"]).decode()
     assert "--register-with-taints=nvidia.com/gpu=true:NoSchedule,gpufleet.io/capacity=spot:NoSchedule" in text
@@ -145,7 +158,7 @@ def test_launch_template_user_data_is_the_rendered_bootstrap():
 
 
 def test_ubuntu_pool_boots_its_ami_with_a_cloud_config_that_joins_the_cluster():
-    run = stack_run("staging")
+    run = node_group_run("staging")
     groups, templates = by_pool(run, NODE_GROUP), by_pool(run, LAUNCH_TEMPLATE)
     # EKS API reference, CreateNodegroup amiType: not specified when the launch template names a custom AMI.
     assert "amiType" not in groups["inference-l4-ubuntu"].inputs
@@ -173,7 +186,7 @@ def test_ubuntu_pool_boots_its_ami_with_a_cloud_config_that_joins_the_cluster():
 
 
 def test_changing_the_driver_changes_the_launch_template():
-    config = stack_config("dev")
+    config = node_group_config("dev")
     before = gpu_pool_templates(run_offline(spec_of(config), "a"))[0].inputs["userData"]
     config["drivers"]["version"] = "575.51.03"
     after = gpu_pool_templates(run_offline(spec_of(config), "b"))[0].inputs["userData"]
@@ -218,7 +231,7 @@ def test_a_custom_amis_root_device_is_read_from_the_image(monkeypatch):
     from gpufleet import offline
 
     monkeypatch.setitem(offline._INVOKES, "aws:ec2/getAmi:getAmi", {"rootDeviceName": "/dev/nvme0n1"})
-    run = run_offline(spec_of(stack_config("staging")), "staging")
+    run = run_offline(spec_of(node_group_config("staging")), "staging")
     templates = by_pool(run, LAUNCH_TEMPLATE)
     assert templates["inference-l4-ubuntu"].inputs["blockDeviceMappings"][0]["deviceName"] == "/dev/nvme0n1"
     assert templates["inference-l4"].inputs["blockDeviceMappings"][0]["deviceName"] == "/dev/xvda"
@@ -244,7 +257,7 @@ def test_the_system_pool_runs_cluster_services_and_the_add_ons_come_after_it():
 
 
 def test_no_system_pool_where_disabled_or_on_an_existing_cluster():
-    config = stack_config("dev")
+    config = node_group_config("dev")
     config["systemPool"] = {"enabled": False}
     run = run_offline(spec_of(config), "dev")
     assert SYSTEM_POOL not in by_pool(run, NODE_GROUP)
@@ -267,7 +280,7 @@ def test_gpu_nodes_with_hardware_faults_are_repaired():
     by default (aws/eks-node-monitoring-agent chart values, dcgmAgent.tolerations: [])."""
     import json
 
-    run = stack_run("prod")
+    run = node_group_run("prod")
     addons = {a.inputs["addonName"]: a for a in of_type(run, "aws:eks/addon:Addon")}
     config = json.loads(addons["eks-node-monitoring-agent"].inputs["configurationValues"])
     assert config["dcgmAgent"]["tolerations"] == list(run.plan.gpu_tolerations)

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from fleet_fixtures import STACKS, spec_of, stack_config, stack_run
 
-from core.names import KUEUE_NAMESPACE
+from core.names import KARPENTER_NAMESPACE, KUEUE_NAMESPACE
 from gpufleet.offline import run_offline
 
 K = "kubernetes:"
@@ -62,9 +62,23 @@ EXPECTED_KINDS = {
 }
 
 
+# Karpenter on eks stacks with Karpenter pools (components/aws/karpenter_controller.py): its CRDs, namespace,
+# service account, the chart's two ClusterRoles and two Roles with their bindings, controller, metrics Service and
+# PDB; and a NodePool and EC2NodeClass per Karpenter pool.
+KARPENTER_KINDS = {"CustomResourceDefinition": 4, "Namespace": 1, "ServiceAccount": 1, "ClusterRole": 2,
+                   "ClusterRoleBinding": 2, "Role": 2, "RoleBinding": 2, "Deployment": 1, "Service": 1,
+                   "PodDisruptionBudget": 1}
+KARPENTER_POOLS = {"local": 0, "dev": 1, "staging": 2, "prod": 3}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_kinds_and_counts_per_stack(stack):
-    assert dict(kinds(stack_run(stack))) == EXPECTED_KINDS[stack]
+    expected = Counter(EXPECTED_KINDS[stack])
+    if KARPENTER_POOLS[stack]:
+        expected.update({**KARPENTER_KINDS, "NodePool": KARPENTER_POOLS[stack], "EC2NodeClass": KARPENTER_POOLS[stack]})
+    run = stack_run(stack)
+    assert len(run.plan.karpenter_pools) == KARPENTER_POOLS[stack]
+    assert dict(kinds(run)) == dict(expected)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -201,7 +215,7 @@ def test_rbac_subjects_never_cross_tenants(stack):
     assert bindings
     for binding in bindings:
         namespace = binding["metadata"]["namespace"]
-        if namespace == KUEUE_NAMESPACE:  # the queue manager's own Roles, bound to its ServiceAccount
+        if namespace in (KUEUE_NAMESPACE, KARPENTER_NAMESPACE, "kube-system"):  # controllers' own Roles, bound to their ServiceAccounts
             assert [s["kind"] for s in binding["subjects"]] == ["ServiceAccount"] and binding["roleRef"]["kind"] == "Role"
             continue
         assert namespace in own
@@ -218,7 +232,8 @@ def test_no_cluster_role_binding_to_tenant_principals(stack):
     crbs = [r.inputs for r in k8s_resources(run) if r.inputs["kind"] == "ClusterRoleBinding"]
     for crb in crbs:
         for subject in crb["subjects"]:
-            assert subject["kind"] == "ServiceAccount" and subject["namespace"] in ("gpu-system", KUEUE_NAMESPACE)
+            assert subject["kind"] == "ServiceAccount" and subject["namespace"] in ("gpu-system", KUEUE_NAMESPACE,
+                                                                                     KARPENTER_NAMESPACE)
             assert subject["name"] not in all_principals
         assert crb["roleRef"]["name"] not in {"cluster-admin", "admin", "edit", "gpufleet-tenant-admin"}
 
@@ -232,7 +247,7 @@ def test_admin_role_excludes_network_policy_writes():
 
 def test_eks_access_entries_and_associations():
     run = stack_run("prod")
-    entries = [r for r in run.custom_resources if r.type == "aws:eks/accessEntry:AccessEntry"]
+    entries = [r for r in run.custom_resources if r.type == "aws:eks/accessEntry:AccessEntry" and r.inputs["type"] == "STANDARD"]
     assert len(entries) == 5
     assert all(e.inputs["userName"] == e.inputs["principalArn"] for e in entries)
     assoc = [r for r in run.custom_resources if r.type == "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"]
