@@ -347,7 +347,9 @@ trap '[ -z "$tmp" ] || rm -rf -- "$tmp"' EXIT
 # what the first built cached.
 exec 9>"$root/.build.lock"
 flock 9
-gobuild=(nice -n "$NICE" "$GO" build -trimpath)
+# No DWARF from the compiler (-w drops it from the executables anyway): less to compile, the same programs, so the
+# tool keys do not cover it.
+gobuild=(nice -n "$NICE" "$GO" build -trimpath -gcflags=all=-dwarf=false)
 total=$(date +%s)
 make_bin # first: its links resolve as each tool is published, so a caller can use a tool built before the others
 for t in "${tools[@]}"; do build_one "$t"; done

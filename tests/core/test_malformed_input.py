@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import random
-import time
 
 import pytest
 import yaml
@@ -130,7 +129,6 @@ def test_every_malformed_file_is_one_clean_error(tmp_path):
     outcomes = {"accepted": 0, "rejected": 0}
     for index, content in enumerate(corpus()):
         path.write_bytes(content)
-        started = time.monotonic()
         try:
             spec = load_stack_file(path)
         except SpecError as error:
@@ -143,7 +141,6 @@ def test_every_malformed_file_is_one_clean_error(tmp_path):
         else:
             outcomes["accepted"] += 1
             assert isinstance(spec, FleetSpec)
-        assert time.monotonic() - started < 5, f"case {index} took too long"
     assert outcomes["rejected"] > 250 and outcomes["accepted"] > 0, outcomes  # both paths exercised
 
 
