@@ -29,7 +29,7 @@ from typing import Any
 
 from .facts import load_facts
 from .names import POOL_LABEL
-from .names import KARPENTER
+from .names import AL2023_ROOT_DEVICE, IMDS_HOP_LIMIT, KARPENTER, ROOT_VOLUME_TYPE
 from .plan import NVIDIA_AMI_TYPE, PoolPlan, Taint
 
 NODEPOOL_API_VERSION = "karpenter.sh/v1"
@@ -58,10 +58,6 @@ NODECLASS_API_VERSION = f"{NODECLASS_GROUP}/v1"
 # Custom passes the user data through unchanged, as a custom AMI boots it itself.
 AL2023_FAMILY = "AL2023"
 CUSTOM_FAMILY = "Custom"
-# Node class fields that match the fleet's launch templates (components/aws/node_basics.py).
-IMDS_HOP_LIMIT = 2
-ROOT_VOLUME_TYPE = "gp3"
-AL2023_ROOT_DEVICE = "/dev/xvda"  # pkg/providers/amifamily/al2023.go EphemeralBlockDevice
 
 
 def registration_taints(pool: PoolPlan) -> tuple[Taint, ...] | None:

@@ -157,6 +157,14 @@ PROVISIONERS = (KARPENTER, NODEGROUP)
 KARPENTER_NAMESPACE = "karpenter"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 
+# What every node of the fleet launches with, from a launch template or a Karpenter node class: IMDSv2 with hop
+# limit 2 (pods behind the node's network namespace reach IMDSv2; 1 would block them), a gp3 root volume, at
+# /dev/xvda on the EKS AL2023 AMIs (Amazon Linux AMIs; karpenter-provider-aws pkg/providers/amifamily/al2023.go
+# EphemeralBlockDevice) and at the image's own root device on a custom AMI.
+IMDS_HOP_LIMIT = 2
+ROOT_VOLUME_TYPE = "gp3"
+AL2023_ROOT_DEVICE = "/dev/xvda"
+
 # Kueue (sigs.k8s.io/kueue): its namespace, the API version of its objects, and the labels a Job carries
 # (pkg/controller/constants/constants.go QueueLabel, WorkloadPriorityClassLabel).
 KUEUE_NAMESPACE = "kueue-system"

@@ -16,11 +16,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from core.karpenter import AL2023_ROOT_DEVICE, NODECLASS_API_VERSION, NODECLASS_KIND, NODEPOOL_API_VERSION, \
+from core.karpenter import NODECLASS_API_VERSION, NODECLASS_KIND, NODEPOOL_API_VERSION, \
     NodeClassPlacement, node_class, node_pool
 from core.plan import PoolPlan
 
 from ..kubernetes.meta import object_meta
+from .node_basics import image_root_device
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,7 @@ class KarpenterNodePool(pulumi.ComponentResource):
         if pool.efa_interfaces:
             placement_group = aws.ec2.PlacementGroup(f"{name}-efa", strategy="cluster", opts=child).name
             subnets = subnets[:1]
-        root_device = AL2023_ROOT_DEVICE
-        if pool.image_id is not None:
-            root_device = aws.ec2.get_ami_output(
-                filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[pool.image_id])],
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            ).root_device_name
+        root_device = image_root_device(pool, self)
         document = pulumi.Output.all(
             args.node_role, subnets, list(args.security_group_ids), root_device, placement_group, args.user_data
         ).apply(lambda v: node_class(pool, NodeClassPlacement(

@@ -11,15 +11,10 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from core.names import NODE_ROLE_SUFFIX, POOL_LABEL
+from core.names import AL2023_ROOT_DEVICE, IMDS_HOP_LIMIT, NODE_ROLE_SUFFIX, POOL_LABEL, ROOT_VOLUME_TYPE
+from core.plan import PoolPlan
 
 from .iam import NODE_POLICIES, assume_role_policy
-
-IMDS_HOP_LIMIT = 2  # 2 lets pods behind the node's network namespace reach IMDSv2; 1 would block them.
-# The root device of the AL2023 EKS AMIs EKS picks by AMI type (Amazon Linux AMIs: /dev/xvda). A custom
-# AMI's is read from the image itself: Canonical's Ubuntu AMIs use /dev/sda1, and a mapping for any
-# other name adds an empty volume while the real root keeps the image's size and encryption.
-EKS_AMI_ROOT_DEVICE = "/dev/xvda"
 
 
 @dataclass(frozen=True)
@@ -39,7 +34,7 @@ def node_role(name: str, opts: pulumi.ResourceOptions) -> NodeRole:
 
 
 def launch_template(
-    name: str, pool_name: str, disk_gib: int, opts: pulumi.ResourceOptions, root_device: Any = EKS_AMI_ROOT_DEVICE, **extra
+    name: str, pool_name: str, disk_gib: int, opts: pulumi.ResourceOptions, root_device: Any = AL2023_ROOT_DEVICE, **extra
 ) -> aws.ec2.LaunchTemplate:
     """IMDSv2 only, an encrypted gp3 root volume at the image's root device, instances and volumes tagged
     with the pool; `extra`: image, network interfaces, placement, user data."""
@@ -52,7 +47,7 @@ def launch_template(
             aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                 device_name=root_device,
                 ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                    volume_size=disk_gib, volume_type="gp3", encrypted="true", delete_on_termination="true"
+                    volume_size=disk_gib, volume_type=ROOT_VOLUME_TYPE, encrypted="true", delete_on_termination="true"
                 ),
             )
         ],
@@ -101,3 +96,15 @@ def node_group(
         ),
         **extra,
     )
+
+
+def image_root_device(pool: PoolPlan, parent: pulumi.Resource) -> Any:
+    """The root device of the image a pool boots: the AL2023 AMIs' /dev/xvda, or a custom AMI's own, read from the
+    image (ec2:DescribeImages RootDeviceName: Canonical's Ubuntu AMIs use /dev/sda1, and a mapping for any other
+    name adds an empty volume while the real root keeps the image's size and encryption)."""
+    if pool.image_id is None:
+        return AL2023_ROOT_DEVICE
+    return aws.ec2.get_ami_output(
+        filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[pool.image_id])],
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    ).root_device_name

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 from core.plan import PoolPlan
 
 from .bundle import read_policy
-from .node_basics import EKS_AMI_ROOT_DEVICE, launch_template, node_group, node_role
+from .node_basics import image_root_device, launch_template, node_group, node_role
 
 
 
@@ -76,12 +76,7 @@ class GpuNodePool(pulumi.ComponentResource):
         placement = None
         if efa_count:
             placement = aws.ec2.PlacementGroup(f"{name}-efa", strategy="cluster", opts=child)
-        root_device = EKS_AMI_ROOT_DEVICE
-        if pool.image_id is not None:
-            root_device = aws.ec2.get_ami_output(
-                filters=[aws.ec2.GetAmiFilterArgs(name="image-id", values=[pool.image_id])],
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            ).root_device_name
+        root_device = image_root_device(pool, self)
         template = launch_template(
             name,
             pool.name,
