@@ -38,6 +38,15 @@ from .kubernetes.tenant import Tenant, TenantArgs
 from .kubernetes.tenant_roles import TenantRoles, TenantRolesArgs
 
 
+def pool_subnets(plan: FleetPlan, pool: PoolPlan, subnet_ids: Sequence) -> tuple:
+    """The private subnets a pool's nodes launch in: all of the cluster's, or a reserved pool's zone's (the network
+    creates one per cluster.vpc.availabilityZones, in that order; the spec has checked the zone is one of them)."""
+    zone = pool.reservation.availability_zone if pool.reservation is not None else None
+    if zone is None:
+        return tuple(subnet_ids)
+    return (subnet_ids[plan.cluster.vpc.availability_zones.index(zone)],)
+
+
 class GpuPlatform(pulumi.ComponentResource):
     """Every resource of one environment."""
 
@@ -69,7 +78,7 @@ class GpuPlatform(pulumi.ComponentResource):
                 NodePoolArgs(
                     pool=pool,
                     cluster_name=self.cluster.name,
-                    subnet_ids=tuple(self.cluster.subnet_ids),
+                    subnet_ids=pool_subnets(plan, pool, self.cluster.subnet_ids),
                     user_data=self._user_data(pool, bundle),
                     bundle_bucket_arn=bundle.bucket_arn,
                     security_group_ids=(self.cluster.security_group_id,),
@@ -109,7 +118,7 @@ class GpuPlatform(pulumi.ComponentResource):
                 KarpenterNodePoolArgs(
                     pool=pool,
                     node_role=karpenter_aws.node_role.name,
-                    subnet_ids=tuple(self.cluster.subnet_ids),
+                    subnet_ids=pool_subnets(plan, pool, self.cluster.subnet_ids),
                     security_group_ids=(self.cluster.security_group_id,),
                     kubernetes_version=plan.cluster.kubernetes_version,
                     user_data=self._user_data(pool, bundle),

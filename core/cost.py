@@ -11,6 +11,11 @@ Pure functions of the fleet plan. Every figure comes from core/data/gpu-facts.ya
 - A price the facts do not have (p5e.48xlarge) is unknown (None), never 0. A pool with any
   unpriced type is unknown, since its most expensive type cannot be named; totals then cover the
   priced pools only and say which pools they leave out.
+- A reserved pool costs its reservations' instances at every size, used or not: an On-Demand Capacity
+  Reservation at the on-demand rate (EC2 user guide, capacity-reservations-pricing-billing: "charged at the
+  equivalent On-Demand rate whether you run instances in reserved capacity or not"), a Capacity Block at the
+  price per instance-hour its reservation states (set at purchase, paid upfront; unknown otherwise), for its
+  window (reservation_total).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .facts import Facts, InstanceType, load_facts
-from .names import SPOT
+from .names import ODCR, SPOT
 from .plan import FleetPlan, PoolPlan, TenantPlan
 
 HOURS_PER_MONTH = 730
@@ -49,6 +54,11 @@ class PoolCost:
     """Units of quota one GPU provides: its MIG instances on a MIG pool, else 1."""
     provisioner: Optional[str] = None
     """What launches the nodes (karpenter: elastic, from 0 to max; nodegroup); None on an existing cluster."""
+    reserved_instances: Optional[int] = None
+    """A reserved pool's instances, paid at every size; None for other pools."""
+    reservation_type: Optional[str] = None
+    reservation_hours: Optional[float] = None
+    """A reservation's window in hours (a Capacity Block's); None when open-ended."""
 
     @property
     def known(self) -> bool:
@@ -66,8 +76,19 @@ class PoolCost:
         priced as its whole GPU (an upper bound: the replicas share it)."""
         return None if self.gpu_hourly is None else self.gpu_hourly / self.devices_per_gpu
 
+    def paid_nodes(self, size: str) -> int:
+        """Nodes paid for at `size`: a reserved pool's reservations, whatever it runs."""
+        return self.nodes[size] if self.reserved_instances is None else self.reserved_instances
+
     def hourly(self, size: str) -> Optional[float]:
-        return None if self.node_hourly is None else self.node_hourly * self.nodes[size]
+        return None if self.node_hourly is None else self.node_hourly * self.paid_nodes(size)
+
+    @property
+    def reservation_total(self) -> Optional[float]:
+        """What a reservation with a window costs over it; None when open-ended or unpriced."""
+        if self.reservation_hours is None or self.node_hourly is None or self.reserved_instances is None:
+            return None
+        return self.node_hourly * self.reserved_instances * self.reservation_hours
 
     def monthly(self, size: str) -> Optional[float]:
         hourly = self.hourly(size)
@@ -76,6 +97,8 @@ class PoolCost:
     @property
     def basis(self) -> str:
         """One sentence on where the price comes from, for people reading a plan."""
+        if self.reservation_type is not None:
+            return self._reserved_basis
         if not self.known:
             return f"unknown: no price for {', '.join(self.unpriced_types)} in the facts"
         assert self.priced_type is not None
@@ -85,6 +108,15 @@ class PoolCost:
         if self.estimate:
             text += ", spot estimate"
         return text
+
+
+    @property
+    def _reserved_basis(self) -> str:
+        if self.node_hourly is None:
+            return (f"unknown: {self.reserved_instances} reserved instances, no price per instance-hour "
+                    "(a Capacity Block's is set at purchase: reservation.hourlyPrice)")
+        rate = "the on-demand rate" if self.node_hourly == self.on_demand_node_hourly else "its stated price"
+        return f"{self.reserved_instances} reserved {self.reservation_type} instances at {rate}, paid used or not"
 
 
 @dataclass(frozen=True)
@@ -148,6 +180,12 @@ def pool_cost(pool: PoolPlan, discount: float) -> PoolCost:
     on_demand = None if priced_type is None else priced_type.on_demand_price
     spot = pool.capacity == SPOT
     node_hourly = None if on_demand is None else (on_demand * (1 - discount) if spot else on_demand)
+    reservation = pool.reservation
+    if reservation is not None:
+        stated = reservation.hourly_price
+        node_hourly = stated if stated is not None else (on_demand if reservation.type == ODCR else None)
+        if stated is not None and priced_type is None:
+            priced_type, unpriced = catalog[0], ()
     return PoolCost(
         pool=pool.name,
         capacity=pool.capacity,
@@ -161,6 +199,9 @@ def pool_cost(pool: PoolPlan, discount: float) -> PoolCost:
         estimate=spot,
         devices_per_gpu=pool.devices_per_gpu,
         provisioner=pool.provisioner,
+        reserved_instances=None if reservation is None else reservation.instances,
+        reservation_type=None if reservation is None else reservation.type,
+        reservation_hours=None if reservation is None else reservation.window_hours,
     )
 
 
@@ -209,6 +250,14 @@ def _sized(hourly: Optional[float], nodes: Optional[int] = None) -> dict:
     return out
 
 
+def _pricing(pool: PoolCost) -> str:
+    if not pool.known:
+        return "unknown"
+    if pool.reservation_type is not None:
+        return "reserved"
+    return "spot-estimate" if pool.estimate else "on-demand"
+
+
 def cost_report(cost: FleetCost, stack_region: Optional[str] = None) -> dict:
     """The `cost` object of `gpufleet plan --format json` (amounts: None means unknown). `region` is
     the region priced; `stackRegion` the stack's own (aws:region, None when the file names none)."""
@@ -233,7 +282,7 @@ def cost_report(cost: FleetCost, stack_region: Optional[str] = None) -> dict:
                 "gpu": p.gpu,
                 "instanceTypes": list(p.instance_types),
                 "pricedType": None if p.priced_type is None else p.priced_type.name,
-                "pricing": "unknown" if not p.known else ("spot-estimate" if p.estimate else "on-demand"),
+                "pricing": _pricing(p),
                 "estimate": p.estimate,
                 "unpricedTypes": list(p.unpriced_types),
                 "basis": p.basis,
@@ -242,7 +291,10 @@ def cost_report(cost: FleetCost, stack_region: Optional[str] = None) -> dict:
                 "gpuHourly": _money(p.gpu_hourly),
                 "devicesPerGpu": p.devices_per_gpu,
                 "unitHourly": _money(p.unit_hourly),
-                **{size: _sized(p.hourly(size), p.nodes[size]) for size in SIZES},
+                **{size: {**_sized(p.hourly(size), p.nodes[size]), "paidNodes": p.paid_nodes(size)} for size in SIZES},
+                **({"reservation": {"type": p.reservation_type, "instances": p.reserved_instances,
+                                    "hours": p.reservation_hours, "total": _money(p.reservation_total, 2)}}
+                   if p.reservation_type is not None else {}),
             }
             for p in cost.pools
         ],

@@ -19,7 +19,8 @@ the disruption budget at once. A pool with provisioner karpenter is one NodePool
 and one EC2NodeClass (karpenter.k8s.aws/v1), named as the pool, for how its instances boot: the pool's AMI pinned
 to one EKS AMI release (facts eks_amis) by SSM parameter, or its custom AMI by id; the same user data as a node
 group pool's, so the same Ansible boot and verification gate apply; IMDSv2 with hop limit 2 and an encrypted gp3
-root volume as every launch template of the fleet; the node role; subnets and security groups by id.
+root volume as every launch template of the fleet; the node role; subnets and security groups by id; a reserved
+pool's capacity reservations (and no placement group: PoolPlan.placement_group).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .facts import load_facts
 from .names import POOL_LABEL
 from .names import AL2023_ROOT_DEVICE, IMDS_HOP_LIMIT, KARPENTER, ROOT_VOLUME_TYPE
 from .plan import NVIDIA_AMI_TYPE, PoolPlan, Taint
+from .spec import ReservationSpec
 
 NODEPOOL_API_VERSION = "karpenter.sh/v1"
 NODECLASS_GROUP = "karpenter.k8s.aws"
@@ -128,9 +130,22 @@ def node_class(pool: PoolPlan, placement: NodeClassPlacement, user_data: str) ->
         "userData": user_data,
         "tags": {POOL_LABEL: pool.name},
     }
+    if pool.reservation is not None:
+        spec["capacityReservationSelectorTerms"] = reservation_terms(pool.reservation)
     if placement.placement_group is not None:
         spec["placementGroupSelector"] = {"name": placement.placement_group}
     return {"apiVersion": NODECLASS_API_VERSION, "kind": NODECLASS_KIND, "metadata": {"name": pool.name}, "spec": spec}
+
+
+def reservation_terms(reservation: ReservationSpec) -> list[dict[str, Any]]:
+    """The reservations a reserved pool launches into (EC2NodeClass capacityReservationSelectorTerms, ORed): one
+    term per id, or one term of tags. Karpenter launches a NodePool that requires capacity type reserved only into
+    them, targeted (capacity-reservations-only), a Capacity Block in its capacity-block market, and drains a block's
+    nodes 40 minutes before its end (karpenter-provider-aws pkg/providers/launchtemplate/types.go, pkg/controllers/
+    capacityreservation/expiration/controller.go)."""
+    if reservation.tags is not None:
+        return [{"tags": dict(reservation.tags)}]
+    return [{"id": reservation_id} for reservation_id in reservation.ids]
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,22 @@ DEVICE_LIST_STRATEGY = "volume-mounts"
 CONTAINER_DEVICES_DIR = "/var/run/nvidia-container-devices"
 VISIBLE_DEVICES_ENV = "NVIDIA_VISIBLE_DEVICES"
 
-# Capacity: the spec's word for spot, also the value of the spot taint and label.
+# Capacity: the spec's words (also the gpufleet.io/capacity label's values and Karpenter's karpenter.sh/capacity-type
+# values, sigs.k8s.io/karpenter pkg/apis/v1/labels.go CapacityTypeOnDemand/Spot/Reserved); spot is also the spot
+# taint's value.
+ON_DEMAND = "on-demand"
 SPOT = "spot"
+RESERVED = "reserved"
+CAPACITIES = (ON_DEMAND, SPOT, RESERVED)
+# A reserved pool's reservations: On-Demand Capacity Reservations, or an EC2 Capacity Block for ML.
+ODCR = "odcr"
+CAPACITY_BLOCK = "capacity-block"
+RESERVATION_TYPES = (ODCR, CAPACITY_BLOCK)
+# A node group's capacityType (EKS CreateNodegroup): an ODCR pool's is ON_DEMAND (its launch template targets the
+# reservation), a Capacity Block's CAPACITY_BLOCK.
+ON_DEMAND_CAPACITY_TYPE = "ON_DEMAND"
+SPOT_CAPACITY_TYPE = "SPOT"
+CAPACITY_BLOCK_CAPACITY_TYPE = "CAPACITY_BLOCK"
 
 # Who creates a pool's nodes (the pool inventory's managedBy): this stack, or something before it.
 MANAGED_EXTERNALLY = "existing"

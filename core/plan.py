@@ -18,6 +18,8 @@ from .kubelet import TOPOLOGY_MANAGER_POLICY, kubelet_config
 from .mig import config_label as mig_config_label
 from .mig import pool_geometry
 from .names import (
+    CAPACITY_BLOCK,
+    CAPACITY_BLOCK_CAPACITY_TYPE,
     CAPACITY_LABEL,
     DEVICE_PLUGIN_CONFIG_LABEL,
     DRIVER_LABEL,
@@ -35,12 +37,14 @@ from .names import (
     MANAGED_EXTERNALLY,
     MIG_CONFIG_LABEL,
     MIG_RESOURCE_PREFIX,
+    ON_DEMAND_CAPACITY_TYPE,
     OPEN_MODULES_VAR,
     POOL_LABEL,
     PRIORITY_CLASSES,
     PRIORITY_ORDER,
     SHARING_LABEL,
     SPOT,
+    SPOT_CAPACITY_TYPE,
     SPOT_TAINT_KEY,
     SYSTEM_POOL,
     SYSTEM_PRIORITY_CLASSES,
@@ -59,6 +63,7 @@ from .spec import (
     FleetSpec,
     MonitoringSpec,
     NodePoolSpec,
+    ReservationSpec,
     SharingSpec,
     TenantSpec,
 )
@@ -149,9 +154,12 @@ class PoolPlan:
     catalog: tuple[InstanceType, ...]
     """The facts of each instance type, in the spec's order (one GPU model per pool)."""
     capacity: str
-    """on-demand or spot."""
+    """on-demand, spot or reserved."""
     capacity_type: str
-    """The EKS spelling: ON_DEMAND or SPOT."""
+    """The EKS node group's: ON_DEMAND (an ODCR pool's too: its launch template targets the reservation), SPOT or
+    CAPACITY_BLOCK."""
+    reservation: Optional[ReservationSpec]
+    """A reserved pool's reservations; None otherwise."""
     workload: str
     min_size: int
     desired_size: int
@@ -204,6 +212,13 @@ class PoolPlan:
     def tolerations(self) -> list[dict]:
         """Exactly the tolerations a pod needs to land on the pool."""
         return [t.as_toleration() for t in self.taints]
+
+    @property
+    def placement_group(self) -> bool:
+        """An EFA pool launches into a cluster placement group, but a reserved one: its reservation fixes where its
+        instances go, and a placement group the reservation was not made in breaks its launches
+        (terraform-aws-modules/terraform-aws-eks PR 3730)."""
+        return self.efa and self.reservation is None
 
     @property
     def shared(self) -> bool:
@@ -404,6 +419,14 @@ def _taints(pool: NodePoolSpec, owner: Optional[str]) -> tuple[Taint, ...]:
     return (*taints, *(Taint(t.key, t.value, t.effect) for t in pool.taints))
 
 
+def eks_capacity_type(pool: NodePoolSpec) -> str:
+    if pool.capacity == SPOT:
+        return SPOT_CAPACITY_TYPE
+    if pool.reservation is not None and pool.reservation.type == CAPACITY_BLOCK:
+        return CAPACITY_BLOCK_CAPACITY_TYPE
+    return ON_DEMAND_CAPACITY_TYPE
+
+
 def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
     catalog = tuple(pool.catalog())
     itype = catalog[0]  # the spec guarantees one GPU model per pool
@@ -422,7 +445,8 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
         instance_types=tuple(pool.instance_types),
         catalog=catalog,
         capacity=pool.capacity,
-        capacity_type="SPOT" if pool.capacity == SPOT else "ON_DEMAND",
+        capacity_type=eks_capacity_type(pool),
+        reservation=pool.reservation,
         workload=pool.workload,
         min_size=pool.min_size,
         desired_size=pool.desired,

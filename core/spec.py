@@ -11,6 +11,7 @@ import functools
 import ipaddress
 import json
 import re
+from datetime import datetime, time, timezone
 from typing import Annotated, ClassVar, Literal, Optional, Union, get_args
 
 from packaging.version import InvalidVersion, Version
@@ -23,16 +24,21 @@ from .label_syntax import kubelet_refuses, label_value_error, qualified_name_err
 from .mig import PROFILE as MIG_PROFILE
 from .names import (
     AUTONAME_SUFFIX_LENGTH,
+    CAPACITIES,
+    CAPACITY_BLOCK,
     IAM_ROLE_NAME_MAX,
     KARPENTER,
     KARPENTER_ROLE_SUFFIXES,
     NODE_ROLE_SUFFIX,
     NODEGROUP,
+    ODCR,
     PROVISIONERS,
     RESERVED_LABEL_DOMAIN,
+    RESERVED,
     RESERVED_LABELS,
     RESERVED_NAMESPACES,
     RESERVED_TAINTS,
+    RESERVATION_TYPES,
     S3_BUCKET_NAME_MAX,
     SQS_QUEUE_NAME_MAX,
     SYSTEM_POOL,
@@ -46,6 +52,10 @@ _IAM_PRINCIPAL = re.compile(r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _K8S_PRINCIPAL = re.compile(r"^(user|group):[^\s:][^\s]*$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
 _AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
+# EC2NodeClass capacityReservationSelectorTerms[].id's pattern (karpenter.k8s.aws_ec2nodeclasses.yaml).
+_CAPACITY_RESERVATION_ID = re.compile(r"cr-[0-9a-z]+")
+# "All Capacity Blocks end at 11:30AM UTC" (EC2 user guide, capacity-blocks-purchase.html).
+CAPACITY_BLOCK_END = time(11, 30)
 SHOWN_MAX = 80  # longer values are shortened in error messages
 _KUBERNETES_VERSION = re.compile(r"1\.[0-9]{1,2}")
 # Karpenter's durations and disruption budgets (karpenter.sh_nodepools.yaml: consolidateAfter's pattern without
@@ -434,6 +444,94 @@ class DisruptionSpec(SpecModel):
     )
 
 
+def timestamp(value: object) -> object:
+    """An RFC 3339 time with a zone (2027-01-04T11:30:00Z): YAML gives a datetime, Pulumi's config a string."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{shown(value)} is not a time such as 2027-01-04T11:30:00Z") from None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError(f"{shown(value.isoformat())} has no time zone: write it in UTC, e.g. 2027-01-04T11:30:00Z")
+    return value
+
+
+def _reservation_tags(tags: dict[str, str]) -> dict[str, str]:
+    if any(not key or not value for key, value in tags.items()):
+        raise ValueError("empty tag keys or values select nothing (EC2NodeClass capacityReservationSelectorTerms)")
+    return tags
+
+
+Timestamp = Annotated[datetime, BeforeValidator(timestamp)]
+CapacityReservationId = Annotated[
+    str, AfterValidator(_matching(_CAPACITY_RESERVATION_ID, "is not a capacity reservation id (cr- and lowercase "
+                                  "letters or digits)"))
+]
+
+
+class ReservationSpec(SpecModel):
+    """The EC2 capacity reservations a pool with capacity reserved launches into (README, Reserved capacity)."""
+
+    type: Literal[RESERVATION_TYPES] = Field(
+        ODCR,
+        description=f"{ODCR}: On-Demand Capacity Reservations, billed at the on-demand rate while they exist, used "
+        f"or not. {CAPACITY_BLOCK}: an EC2 Capacity Block for ML, paid upfront for its window (start to end); its "
+        "instances are terminated at its end.",
+    )
+    ids: list[CapacityReservationId] = Field(
+        default_factory=list, max_length=30,
+        description="The reservations' ids (cr-...). A node group pool names exactly one (its launch template "
+        "targets it); a Karpenter pool any number.",
+    )
+    tags: Optional[Annotated[dict[str, str], AfterValidator(_reservation_tags)]] = Field(
+        None, max_length=20,
+        description=f"Tags that select the reservations instead of ids ('*' matches any value); provisioner "
+        f"{KARPENTER} only.",
+    )
+    availability_zone: Optional[str] = Field(
+        None,
+        description=f"The reservations' zone (they are zonal), one of cluster.vpc.availabilityZones: the pool's "
+        f"nodes launch in that zone's private subnet only. Required for provisioner {NODEGROUP}; {KARPENTER} reads "
+        "the zone from the reservations when it is unset.",
+    )
+    instances: int = Field(
+        ge=1, le=MAX_NODES_PER_POOL,
+        description="Instances the reservations hold: what the plan prices (paid whether used or not) and the most "
+        "nodes the pool may have (maxSize).",
+    )
+    start: Optional[Timestamp] = Field(None, description=f"A {CAPACITY_BLOCK}'s start (UTC, e.g. 2027-01-04T11:30:00Z).")
+    end: Optional[Timestamp] = Field(
+        None, description=f"When the reservation ends: required for a {CAPACITY_BLOCK}; an {ODCR} may have one."
+    )
+    hourly_price: Optional[float] = Field(
+        None, gt=0, le=10_000,
+        description=f"Price per instance-hour. Default: the facts' on-demand price for an {ODCR}; a "
+        f"{CAPACITY_BLOCK}'s price is set at purchase (its upfront fee over its hours), unknown to the plan unless "
+        "given here.",
+    )
+    warn_days_before_end: int = Field(
+        14, ge=0, le=365,
+        description="The plan warns this many days before the end while a tenant's quota depends on the pool.",
+    )
+
+    @property
+    def window_hours(self) -> Optional[float]:
+        """The window's length in hours; None without both ends."""
+        if self.start is None or self.end is None:
+            return None
+        return (self.end - self.start).total_seconds() / 3600
+
+    @model_validator(mode="after")
+    def _selected_once(self) -> "ReservationSpec":
+        if bool(self.ids) == (self.tags is not None):
+            raise ValueError("name the reservations by ids or by tags (exactly one of them)")
+        if self.type == CAPACITY_BLOCK and (self.start is None or self.end is None):
+            raise ValueError(f"a {CAPACITY_BLOCK} has a window: set start and end")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"end {self.end.isoformat()} is not after start {self.start.isoformat()}")
+        return self
+
+
 class SizedPool(SpecModel):
     """A node group's sizes: minSize <= desiredSize (default minSize) <= maxSize; subclasses declare them."""
 
@@ -463,7 +561,14 @@ class NodePoolSpec(SizedPool):
         + ", ".join(sorted(load_facts().instance_types))
         + ".",
     )
-    capacity: Literal["on-demand", "spot"] = Field("on-demand", description="EC2 capacity type.")
+    capacity: Literal[CAPACITIES] = Field(
+        "on-demand",
+        description="EC2 capacity type. reserved: the pool launches only into the capacity reservations it names "
+        "(reservation).",
+    )
+    reservation: Optional[ReservationSpec] = Field(
+        None, description="The capacity reservations or Capacity Block of a pool with capacity reserved."
+    )
     workload: Literal["inference", "training", "batch", "dev"] = Field(
         "batch", description="What the pool is for; label gpufleet.io/workload."
     )
@@ -728,6 +833,7 @@ def cross_field_errors(spec: FleetSpec) -> list[tuple[str, str]]:
             errors.append((f"{where}.instanceTypes", f"pool mixes GPU models {', '.join(models)}; a pool has one GPU model"))
         errors += _os_errors(spec, pool, where)
         errors += _provisioner_errors(spec, pool, where)
+        errors += _reservation_errors(spec, pool, where)
         if pool.instance_store is not None:
             errors += [(f"{where}.instanceTypes[{j}]", f"'{t.name}' has no NVMe instance storage (instanceStore: "
                         f"{pool.instance_store})") for j, t in enumerate(catalog) if not t.instance_store]
@@ -853,6 +959,57 @@ def _provisioner_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list
         errors.append((f"{where}.desiredSize", f"{pool.desired_size}, but Karpenter launches nodes for pending pods: "
                        f"a '{KARPENTER}' pool has no desiredSize"))
     return errors
+
+
+def _reservation_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list[tuple[str, str]]:
+    reservation = pool.reservation
+    if pool.capacity != RESERVED:
+        if reservation is not None:
+            return [(f"{where}.reservation", f"only valid with capacity {RESERVED}, got capacity '{pool.capacity}'")]
+        return []
+    if reservation is None:
+        return [(f"{where}.reservation", f"required with capacity {RESERVED}: the capacity reservations (ids or tags) "
+                 f"or the {CAPACITY_BLOCK} the pool launches into")]
+    errors = []
+    if pool.max_size > reservation.instances:
+        errors.append((f"{where}.maxSize", f"{pool.max_size}, but the reservations hold {reservation.instances} "
+                       "instances (reservation.instances): a reserved pool launches into them only"))
+    if reservation.type == CAPACITY_BLOCK and len(pool.instance_types) > 1:
+        errors.append((f"{where}.instanceTypes", f"a {CAPACITY_BLOCK} holds one instance type, got "
+                       f"{len(pool.instance_types)}"))
+    if reservation.type == CAPACITY_BLOCK and reservation.end is not None and \
+            (reservation.end.astimezone(timezone.utc).time() != CAPACITY_BLOCK_END):
+        errors.append((f"{where}.reservation.end", f"{reservation.end.isoformat()}, but every Capacity Block ends at "
+                       f"{CAPACITY_BLOCK_END:%H:%M} UTC (EC2 user guide, Capacity Blocks for ML)"))
+    if spec.provisioner(pool) == NODEGROUP or reservation.availability_zone is not None:
+        errors += _zone_errors(spec, reservation, where)
+    if spec.provisioner(pool) == NODEGROUP:
+        if reservation.tags is not None:
+            errors.append((f"{where}.reservation.tags", f"a node group's launch template targets one reservation by "
+                           f"id: tags select reservations for provisioner {KARPENTER} only"))
+        elif len(reservation.ids) > 1:
+            errors.append((f"{where}.reservation.ids", f"a node group's launch template targets one reservation, got "
+                           f"{len(reservation.ids)} (provisioner {KARPENTER} launches into several)"))
+    return errors
+
+
+def _zone_errors(spec: FleetSpec, reservation: ReservationSpec, where: str) -> list[tuple[str, str]]:
+    """A reserved node group launches in its reservation's zone only (EKS user guide, capacity-blocks-mng: "only
+    specify the subnet in the same Availability Zone as the capacity reservation")."""
+    vpc = spec.cluster.vpc
+    if not isinstance(vpc, NewVpc):
+        if spec.cluster.mode != "eks":
+            return []  # an existing cluster's nodes: nothing is launched
+        return [(f"{where}.reservation", f"a reserved node group launches in its reservation's zone, and the subnets "
+                 f"of an existing VPC (cluster.vpc.subnetIds) have no zone here: use provisioner {KARPENTER}, which "
+                 "reads the zone from the reservation")]
+    if reservation.availability_zone is None:
+        return [(f"{where}.reservation.availabilityZone", f"required for provisioner {NODEGROUP}: the zone of the "
+                 f"reservation, one of {', '.join(vpc.availability_zones)}")]
+    if reservation.availability_zone not in vpc.availability_zones:
+        return [(f"{where}.reservation.availabilityZone", f"{shown(reservation.availability_zone)} is not one of "
+                 f"cluster.vpc.availabilityZones ({', '.join(vpc.availability_zones)})")]
+    return []
 
 
 def _duplicates(where: str, names: list[str]) -> list[tuple[str, str]]:

@@ -53,6 +53,11 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# A time stays the text it is written as, quoted or not: the program gets config values as JSON text, where a
+# time is a string, and the spec parses times itself (core.spec.timestamp), one parser for both.
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
 def _check_graph(root: yaml.Node) -> None:
     """No node contains itself; the tree the aliases expand into stays within MAX_NODES and MAX_DEPTH."""
     sizes: dict[int, int] = {}  # id(node) -> nodes it expands into, once known

@@ -32,7 +32,7 @@ class Pool:
     instance_types: list[str]
     gpu_model: Optional[str]
     driver: Optional[str]
-    capacity: Optional[str]  # spot | on-demand
+    capacity: Optional[str]  # spot | on-demand | reserved
     workload: Optional[str]
     sharing: Optional[str]
     mig_profile: Optional[str]
@@ -149,14 +149,32 @@ def mig_geometry_of(pool_labels: dict) -> tuple[Optional[str], tuple[str, ...]]:
     return parse_config_label(str(pool_labels.get(names.MIG_CONFIG_LABEL, "")))
 
 
+def node_group_capacity(capacity_type: Any, label: Optional[str]) -> str:
+    """A node group's capacity: its capacityType, where the fleet's capacity label only tells an ODCR pool (an
+    ON_DEMAND group whose launch template targets a reservation) from a plain on-demand one."""
+    if capacity_type is None:
+        return label or names.ON_DEMAND  # EKS defaults to ON_DEMAND
+    capacity_type = str(capacity_type).upper()
+    if capacity_type == names.SPOT_CAPACITY_TYPE:
+        return names.SPOT
+    if capacity_type == names.CAPACITY_BLOCK_CAPACITY_TYPE:
+        return names.RESERVED
+    return names.RESERVED if label == names.RESERVED else names.ON_DEMAND
+
+
+def node_pool_capacity(capacity_types: list[str]) -> str:
+    """A NodePool's capacity: spot when it may launch spot at all (Karpenter picks the capacity type per node from
+    what the requirements allow, every offering where they do not say: sigs.k8s.io/karpenter pkg/cloudprovider/
+    types.go Offerings.Compatible), reserved when it may launch into reservations only."""
+    if names.SPOT in capacity_types or not capacity_types:
+        return names.SPOT
+    return names.RESERVED if set(capacity_types) == {names.RESERVED} else names.ON_DEMAND
+
+
 def pool_from_node_group(resource_type: str, props: Any, urn: str, name: str) -> Pool:
     lbl = mapping(props, "labels")
     mig_profile, mig_profiles = mig_geometry_of(lbl)
-    capacity_type = get(props, "capacityType")
-    if capacity_type is None:
-        capacity = lbl.get(names.CAPACITY_LABEL) or "on-demand"  # EKS defaults to ON_DEMAND
-    else:
-        capacity = names.SPOT if str(capacity_type).upper() == "SPOT" else "on-demand"
+    capacity = node_group_capacity(get(props, "capacityType"), lbl.get(names.CAPACITY_LABEL))
     return Pool(
         name=lbl.get(names.POOL_LABEL) or get(props, "nodeGroupName") or name,
         urn=urn,
@@ -188,9 +206,7 @@ def _requirement(props: Any, key: str) -> list[str]:
 
 def pool_from_node_pool(resource_type: str, props: Any, urn: str, name: str) -> Pool:
     """A Karpenter NodePool as a pool: its nodes' labels and taints are the template's, its size is limits.nodes,
-    and it is spot when it may launch spot at all: Karpenter picks the capacity type per node from what the
-    requirements allow, every offering where they do not say (sigs.k8s.io/karpenter pkg/cloudprovider/types.go
-    Offerings.Compatible)."""
+    its capacity what its requirements allow (node_pool_capacity)."""
     lbl = mapping(get(props, "spec", "template", "metadata"), "labels")
     mig_profile, mig_profiles = mig_geometry_of(lbl)
     capacity_types = _requirement(props, CAPACITY_TYPE_LABEL)
@@ -201,7 +217,7 @@ def pool_from_node_pool(resource_type: str, props: Any, urn: str, name: str) -> 
         instance_types=_requirement(props, INSTANCE_TYPE_LABEL),
         gpu_model=lbl.get(names.GPU_LABEL),
         driver=lbl.get(names.DRIVER_LABEL),
-        capacity=names.SPOT if names.SPOT in capacity_types or not capacity_types else "on-demand",
+        capacity=node_pool_capacity(capacity_types),
         workload=lbl.get(names.WORKLOAD_LABEL),
         sharing=lbl.get(names.SHARING_LABEL),
         mig_profile=mig_profile,
@@ -240,7 +256,7 @@ def pools_from_inventory(props: Any, urn: str) -> list[Pool]:
                 instance_types=[str(t) for t in entry.get("instanceTypes") or []],
                 gpu_model=entry.get("gpu") or lbl.get(names.GPU_LABEL),
                 driver=entry.get("driverVersion") or lbl.get(names.DRIVER_LABEL),
-                capacity=entry.get("capacity") or (names.SPOT if entry.get("capacityType") == "SPOT" else "on-demand"),
+                capacity=entry.get("capacity") or node_group_capacity(entry.get("capacityType"), None),
                 workload=entry.get("workload") or lbl.get(names.WORKLOAD_LABEL),
                 sharing=sharing.get("mode") or lbl.get(names.SHARING_LABEL),
                 mig_profile=sharing.get("migProfile") or labelled_profile,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core import yaml_reader
 from core.plan import plan_fleet
 from core.spec_loader import AWS_REGION_KEY, namespaced_config, parse_spec
 from gpufleet.offline import run_offline
@@ -24,7 +25,7 @@ STACKS = ["local", "dev", "staging", "prod"]
 
 @functools.lru_cache(maxsize=None)
 def _stack_document(name: str) -> dict:
-    return yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())
+    return yaml_reader.load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_bytes())
 
 
 def stack_config(name: str) -> dict:

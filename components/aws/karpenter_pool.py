@@ -5,7 +5,8 @@ The node class takes the same user data as a node group pool's (the Ansible boot
 Karpenter merges with its own NodeConfig on AL2023 and passes through unchanged on a custom AMI. EFA interfaces
 are attached by Karpenter itself, one per network card, to an instance launched for pods that request
 vpc.amazonaws.com/efa (karpenter-provider-aws pkg/providers/amifamily/resolver.go); an EFA pool's instances launch
-in one subnet, the first, as a cluster placement group is one zone.
+in one subnet, the first, as a cluster placement group is one zone (a reserved pool's in its reservations, with no
+placement group).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class KarpenterNodePool(pulumi.ComponentResource):
         pool = args.pool
         placement_group = None
         subnets = list(args.subnet_ids)
-        if pool.efa_interfaces:
+        if pool.placement_group:
             placement_group = aws.ec2.PlacementGroup(f"{name}-efa", strategy="cluster", opts=child).name
             subnets = subnets[:1]
         root_device = image_root_device(pool, self)

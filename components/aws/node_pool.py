@@ -2,7 +2,8 @@
 
 On the baseline every node group has (node_basics: IMDSv2, encrypted root volume, desired size left
 to an autoscaler), the launch template attaches EFA interfaces in a cluster placement group when
-asked and carries the user data that installs and verifies the driver at boot (core.boot).
+asked (not for a reserved pool: PoolPlan.placement_group), targets a reserved pool's reservation,
+and carries the user data that installs and verifies the driver at boot (core.boot).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
+from core.names import CAPACITY_BLOCK, CAPACITY_BLOCK_CAPACITY_TYPE
 from core.plan import PoolPlan
 
 from .bundle import read_policy
@@ -38,6 +40,27 @@ class NodePoolArgs:
     """Bucket of the playbook bundle the nodes read at boot; the node role may read it, nothing more."""
     security_group_ids: tuple = ()
     """Security groups of the EFA interfaces: the cluster's, whose members exchange all traffic, as EFA needs."""
+
+
+def reservation_launch(pool: PoolPlan) -> dict:
+    """What a reserved pool's launch template adds: the reservation it launches into, and for a Capacity Block the
+    capacity-block market and the block's instance type, all three of which EKS requires of a CAPACITY_BLOCK node
+    group (EKS user guide, capacity-blocks-mng); an ODCR pool's group stays ON_DEMAND. {} for other pools."""
+    if pool.reservation is None:
+        return {}
+    (reservation_id,) = pool.reservation.ids  # the spec allows a reserved node group one id
+    extra: dict = {
+        "capacity_reservation_specification": aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs(
+            capacity_reservation_target=aws.ec2.LaunchTemplateCapacityReservationSpecificationCapacityReservationTargetArgs(
+                capacity_reservation_id=reservation_id
+            )
+        )
+    }
+    if pool.capacity_type == CAPACITY_BLOCK_CAPACITY_TYPE:
+        (instance_type,) = pool.instance_types  # the spec allows a Capacity Block one type
+        extra["instance_market_options"] = aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(market_type=CAPACITY_BLOCK)
+        extra["instance_type"] = instance_type
+    return extra
 
 
 def network_interfaces(efa_count: int, security_group_ids: tuple = ()) -> list[aws.ec2.LaunchTemplateNetworkInterfaceArgs]:
@@ -74,7 +97,7 @@ class GpuNodePool(pulumi.ComponentResource):
             )
         efa_count = pool.efa_interfaces
         placement = None
-        if efa_count:
+        if pool.placement_group:
             placement = aws.ec2.PlacementGroup(f"{name}-efa", strategy="cluster", opts=child)
         root_device = image_root_device(pool, self)
         template = launch_template(
@@ -89,6 +112,7 @@ class GpuNodePool(pulumi.ComponentResource):
             user_data=pulumi.Output.from_input(args.user_data).apply(
                 lambda text: base64.b64encode(text.encode()).decode() if text else None
             ),
+            **reservation_launch(pool),
         )
         self.node_group = node_group(
             name,
@@ -96,12 +120,13 @@ class GpuNodePool(pulumi.ComponentResource):
             cluster_name=args.cluster_name,
             role=role,
             template=template,
-            subnet_ids=list(args.subnet_ids[:1] if efa_count else args.subnet_ids),
+            subnet_ids=list(args.subnet_ids[:1] if pool.placement_group else args.subnet_ids),
             sizes=(pool.min_size, pool.desired_size, pool.max_size),
             parent=self,
             ami_type=pool.ami_type,
             capacity_type=pool.capacity_type,
-            instance_types=list(pool.instance_types),
+            # A Capacity Block's launch template names the instance type (EKS rejects it in both places).
+            instance_types=None if pool.capacity_type == CAPACITY_BLOCK_CAPACITY_TYPE else list(pool.instance_types),
             labels=dict(pool.labels),
             taints=[aws.eks.NodeGroupTaintArgs(**t.as_eks()) for t in pool.taints],
             # A GPU the node monitoring agent finds faulty (XID errors, DCGM diagnostics) gets its node

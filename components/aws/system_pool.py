@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from core.names import ON_DEMAND_CAPACITY_TYPE
 from core.plan import SystemPoolPlan
 
 from .node_basics import launch_template, node_group, node_role
@@ -44,7 +45,7 @@ class SystemNodePool(pulumi.ComponentResource):
             sizes=(pool.min_size, pool.desired_size, pool.max_size),
             parent=self,
             ami_type=pool.ami_type,
-            capacity_type="ON_DEMAND",
+            capacity_type=ON_DEMAND_CAPACITY_TYPE,
             instance_types=list(pool.instance_types),
             labels=dict(pool.labels),
         )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
+
+from core.spec import timestamp
 
 from ..check import add_policy_config_argument, evaluate, policy_config_for, quota_ratio
 from ..offline import run_offline
@@ -18,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     policy_config, _ = policy_config_for(args)
     region = target_region(args)
     offline = run_offline(spec, stack, region)
-    plan = build_plan(offline, evaluate(offline, policy_config), quota_ratio(policy_config), region)
+    plan = build_plan(offline, evaluate(offline, policy_config), quota_ratio(policy_config), region, args.as_of)
     if args.compare_to:
         base_spec, base_name = load_named(args.compare_to)
         plan["compare"] = compare_plans(plan, build_plan(run_offline(base_spec, base_name)), base_name)
@@ -36,5 +39,16 @@ def register(commands) -> None:
     parser.add_argument(
         "--compare-to", metavar="OTHER", help="a stack name or config file: show resource and cost changes against it"
     )
+    parser.add_argument(
+        "--as-of", metavar="TIME", type=as_of_time, default=None,
+        help="the time reservation windows and warnings are judged at, e.g. 2027-01-04T00:00:00Z (default: now)",
+    )
     add_policy_config_argument(parser)
     parser.set_defaults(handler=run)
+
+
+def as_of_time(value: str) -> datetime:
+    try:
+        return timestamp(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

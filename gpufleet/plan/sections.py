@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+from core.names import KARPENTER
+
 from ..text_table import table
 
 ESTIMATE_MARK = "~"
@@ -82,8 +84,11 @@ def cost_sections(plan: dict[str, Any]) -> list[Section]:
         ["total", "", "", "", "", "", *(prefix + money(total[s]["monthly"], 2, est_total) for s in ("min", "desired", "max"))]
     )
     notes = _cost_header_notes(cost)
+    if any(p["pricing"] == "reserved" for p in cost["pools"]):
+        notes.append("Reserved pools are paid for their reservations' instances at every size, used or not.")
     if not total["complete"]:
-        notes.append(f"Unknown price (not in the facts): {', '.join(total['unpricedPools'])}; totals leave them out.")
+        notes.append(f"Unknown price: {', '.join(total['unpricedPools'])} (see Reservations, or no price in the facts); "
+                     "totals leave them out.")
     sections = [
         Section(
             "Cost per pool ($/month at min, desired and max size)",
@@ -111,6 +116,48 @@ def cost_sections(plan: dict[str, Any]) -> list[Section]:
             )
         )
     return sections
+
+
+def scaling(pool: dict[str, Any]) -> str:
+    """elastic: Karpenter launches nodes for pending pods and removes empty ones; static: a node group keeps its
+    size (nothing in the stack resizes it); existing: the cluster's own nodes."""
+    provisioner = pool.get("provisioner")
+    if provisioner is None:
+        return "existing"
+    return "elastic" if provisioner == KARPENTER else "static"
+
+
+def _when(value: Optional[str]) -> str:
+    return "-" if value is None else value.replace("T", " ").replace(":00Z", " UTC")
+
+
+def reservation_sections(plan: dict[str, Any]) -> list[Section]:
+    """The reserved pools: reservations, window, the tenants whose quota depends on them, and warnings."""
+    reservations = plan.get("reservations") or []
+    if not reservations:
+        return []
+    totals = {p["name"]: p.get("reservation", {}).get("total") for p in (plan.get("cost") or {}).get("pools", [])}
+    rows = []
+    for r in reservations:
+        named = ",".join(r["ids"]) if "ids" in r else ",".join(f"{k}={v}" for k, v in r["tags"].items())
+        rows.append([
+            r["pool"], r["type"], named, r["availabilityZone"] or "-", r["instances"], _when(r["start"]),
+            _when(r["end"]), r["state"], "-" if r["daysLeft"] is None else f"{r['daysLeft']:.1f}",
+            ",".join(r["dependentTenants"]) or "-", money(totals.get(r["pool"])) if r["end"] and r["start"] else "-",
+        ])
+    as_of = _when(reservations[0]["asOf"])
+    notes = [f"As of {as_of}. A Capacity Block's nodes are drained 40 minutes before its end; its cost is paid "
+             "upfront for the whole window. Tenants: those with nominal quota in the pool."]
+    notes += [f"WARNING {r['pool']}: {r['warning']}" for r in reservations if r["warning"]]
+    return [
+        Section(
+            "Reservations (reserved pools)",
+            ["pool", "type", "reservations", "zone", "instances", "start", "end", "state", "days left", "tenants",
+             "window cost"],
+            rows,
+            notes,
+        )
+    ]
 
 
 def _range(pair: dict, places: int, estimate: bool) -> str:

@@ -13,6 +13,8 @@ from .sections import (
     markdown_table,
     render_markdown,
     render_text,
+    reservation_sections,
+    scaling,
 )
 
 
@@ -22,12 +24,14 @@ def plan_text(plan: dict[str, Any]) -> str:
     parts += ["", "Node pools"]
     parts.append(
         table(
-            ["pool", "instance types", "capacity", "workload", "min/desired/max", "GPU", "GPUs/node", "driver", "sharing"],
+            ["pool", "instance types", "capacity", "scaling", "workload", "min/desired/max", "GPU", "GPUs/node", "driver",
+             "sharing"],
             [
                 [
                     p["name"],
                     ",".join(p["instanceTypes"]),
                     p["capacity"],
+                    scaling(p),
                     p["workload"],
                     f"{p['minSize']}/{p['desiredSize']}/{p['maxSize']}",
                     p["gpu"],
@@ -52,7 +56,8 @@ def plan_text(plan: dict[str, Any]) -> str:
         )
     if plan.get("compare"):
         parts.append(render_text(compare_sections(plan["compare"])))
-    parts.append(render_text(cost_sections(plan) + capacity_sections(plan) + fair_share_sections(plan)))
+    parts.append(render_text(cost_sections(plan) + reservation_sections(plan) + capacity_sections(plan)
+                             + fair_share_sections(plan)))
     violations = plan.get("violations") or []
     mandatory = sum(v.get("level") == "mandatory" for v in violations)
     parts += ["", f"Policy violations: {len(violations)} ({mandatory} mandatory)"]
@@ -78,7 +83,8 @@ def plan_markdown(plan: dict[str, Any]) -> str:
         ]
     if plan.get("compare"):
         parts.append(render_markdown(compare_sections(plan["compare"])))
-    parts.append(render_markdown(cost_sections(plan) + capacity_sections(plan) + fair_share_sections(plan)))
+    parts.append(render_markdown(cost_sections(plan) + reservation_sections(plan) + capacity_sections(plan)
+                                 + fair_share_sections(plan)))
     parts += [
         "<details><summary>Resources by type</summary>",
         "",

@@ -74,10 +74,11 @@ def test_user_data_has_a_node_config_and_a_bootstrap_script():
     node_config = yaml.safe_load(found["application/node.eks.aws"])
     assert node_config["kind"] == "NodeConfig" and node_config["apiVersion"] == "node.eks.aws/v1alpha1"
     flags = node_config["spec"]["kubelet"]["flags"]
-    assert (
-        "--register-with-taints=nvidia.com/gpu=true:NoSchedule,gpufleet.io/capacity=spot:NoSchedule,"
-        "gpufleet.io/tenant=foundation-models:NoSchedule" in flags
-    )
+    # training-h100 is reserved (no spot taint) and dedicated to foundation-models; training-a100 is spot.
+    assert "--register-with-taints=nvidia.com/gpu=true:NoSchedule,gpufleet.io/tenant=foundation-models:NoSchedule" in flags
+    spot = yaml.safe_load(parts(render_user_data(plan.pool("training-a100"), "b", "k"))["application/node.eks.aws"])
+    assert "--register-with-taints=nvidia.com/gpu=true:NoSchedule,gpufleet.io/capacity=spot:NoSchedule" in \
+        spot["spec"]["kubelet"]["flags"]
     script = found["text/x-shellscript"]
     assert script.startswith("#!/usr/bin/env bash")
     assert 's3://bucket-1/playbooks/abc.zip' in script
@@ -110,8 +111,8 @@ def test_ubuntu_user_data_is_a_cloud_config_that_joins_only_after_the_playbook()
         "--apiserver-endpoint https://ABC.gr7.us-east-1.eks.amazonaws.com \\\n"
         "  --b64-cluster-ca LS0tLS1CRUdJTg== \\\n"
         "  --kubelet-extra-args '--register-with-taints=nvidia.com/gpu=true:NoSchedule,"
-        "gpufleet.io/capacity=spot:NoSchedule,gpufleet.io/tenant=foundation-models:NoSchedule "
-        "--node-labels=gpufleet.io/capacity=spot,"
+        "gpufleet.io/tenant=foundation-models:NoSchedule "
+        "--node-labels=gpufleet.io/capacity=reserved,"
     ) in script[bootstrap:]
     assert "gpufleet.io/pool=training-h100,gpufleet.io/sharing=exclusive,gpufleet.io/tenant=foundation-models," in script
 

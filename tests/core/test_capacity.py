@@ -16,8 +16,9 @@ def gpus(name: str) -> int:
 def test_gpu_supply_per_model_and_capacity_type_at_max():
     spec = plan_of(stack_config("prod"))
     supply = {(s.gpu, s.capacity): s for s in gpu_supply(spec)}
-    assert supply[("H100", "on-demand")].at_max == spec.pool("inference-h100").max_size * gpus("p5.48xlarge")
-    assert supply[("H100", "spot")].at_max == spec.pool("training-h100").max_size * gpus("p5.48xlarge")
+    reserved = spec.pool("inference-h100").max_size + spec.pool("training-h100").max_size
+    assert supply[("H100", "reserved")].at_max == reserved * gpus("p5.48xlarge")
+    assert supply[("A100", "spot")].at_max == spec.pool("training-a100").max_size * gpus("p4d.24xlarge")
     # a pool of several sizes counts the GPUs every node has (the smallest type)
     a10g = spec.pool("batch-a10g")
     assert supply[("A10G", "spot")].at_max == a10g.max_size * min(gpus(t) for t in a10g.instance_types)

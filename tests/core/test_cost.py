@@ -106,10 +106,12 @@ def test_environment_total_sums_the_pools_of_prod():
     discount = FACTS.prices.spot_discount_estimate
     expected = 0.0
     for pool in spec.pools:
-        node = max(price(t) for t in pool.instance_types)
+        node, nodes = max(price(t) for t in pool.instance_types), pool.max_size
         if pool.capacity == "spot":
             node *= 1 - discount
-        expected += node * pool.max_size
+        if pool.reservation is not None:  # its reservations, at their stated price or the on-demand rate
+            node, nodes = pool.reservation.hourly_price or node, pool.reservation.instances
+        expected += node * nodes
     assert cost.total_hourly("max") == pytest.approx(expected)
     assert cost_report(cost)["total"]["max"]["monthly"] == pytest.approx(expected * HOURS_PER_MONTH, abs=0.01)
 

@@ -48,7 +48,9 @@ def test_the_node_template_is_the_pools_labels_and_taints(prod):
     assert template["spec"]["taints"] == [t.as_kubernetes() for t in pool.taints]
     requirements = {r["key"]: r["values"] for r in template["spec"]["requirements"]}
     assert requirements[INSTANCE_TYPE_LABEL] == ["p5.48xlarge"]
-    assert requirements[CAPACITY_TYPE_LABEL] == ["spot"]
+    assert requirements[CAPACITY_TYPE_LABEL] == ["reserved"]  # its Capacity Block (sigs.k8s.io/karpenter labels.go)
+    assert node_pool(prod["training-a100"])["spec"]["template"]["spec"]["requirements"][1] == {
+        "key": CAPACITY_TYPE_LABEL, "operator": "In", "values": ["spot"]}
     assert template["spec"]["nodeClassRef"] == {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass",
                                                 "name": "training-h100"}
     assert template["spec"]["expireAfter"] == "Never"

@@ -47,7 +47,7 @@ def test_labels_describe_the_pool():
     labels = prod().pool("inference-h100").labels
     assert labels["gpufleet.io/pool"] == "inference-h100"
     assert labels["gpufleet.io/workload"] == "inference"
-    assert labels["gpufleet.io/capacity"] == "on-demand"
+    assert labels["gpufleet.io/capacity"] == "reserved"
     assert labels["gpufleet.io/gpu"] == "H100"
     assert labels["gpufleet.io/driver-version"] == "570.133.20"
     assert labels["nvidia.com/gpu.present"] == "true"
@@ -93,7 +93,11 @@ def test_ubuntu_pools_boot_their_own_ami():
 def test_capacity_type():
     plan = prod()
     assert plan.pool("inference-l4").capacity_type == "ON_DEMAND"
-    assert plan.pool("training-h100").capacity_type == "SPOT"
+    assert plan.pool("training-a100").capacity_type == "SPOT"
+    # EKS CreateNodegroup: a Capacity Block's group is CAPACITY_BLOCK, an ODCR's stays ON_DEMAND (its launch
+    # template targets the reservation; EKS user guide, capacity-blocks-mng and ml-node-groups).
+    assert plan.pool("training-h100").capacity_type == "CAPACITY_BLOCK"
+    assert plan.pool("inference-h100").capacity_type == "ON_DEMAND"
 
 
 def test_efa_interfaces_are_the_least_any_type_of_the_pool_has():

@@ -55,7 +55,7 @@ def test_unknown_keys_are_errors_at_every_level():
 def test_bad_enum_quotes_the_value():
     config = stack_config("dev")
     config["nodePools"][0]["capacity"] = "cheap"
-    assert problems(config) == ["nodePools[0].capacity: input should be 'on-demand' or 'spot', got \"cheap\""]
+    assert problems(config) == ["nodePools[0].capacity: input should be 'on-demand', 'spot' or 'reserved', got \"cheap\""]
 
 
 @pytest.mark.parametrize("sizes", [(2, 1, 3), (0, 4, 3), (1, None, 0)])

@@ -27,8 +27,8 @@ def test_the_cluster_autoscaler_scales_node_groups():
 
 def test_karpenter_pools_are_not_node_groups():
     """What the program renders for prod: its Karpenter pools are NodePools, which the policy leaves alone; its
-    node groups with a floor below their max are reported (advisory)."""
+    node groups with a floor below their max are reported (advisory), not its reserved one of fixed size."""
     from fleet_fixtures import stack_run
 
     found = messages(POLICY, *stack_run("prod").custom_resources)
-    assert sorted(m.split("'")[1] for m in found) == ["inference-h100", "inference-l4"], found
+    assert sorted(m.split("'")[1] for m in found) == ["inference-l4"], found
