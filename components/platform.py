@@ -39,12 +39,15 @@ from .kubernetes.tenant_roles import TenantRoles, TenantRolesArgs
 
 
 def pool_subnets(plan: FleetPlan, pool: PoolPlan, subnet_ids: Sequence) -> tuple:
-    """The private subnets a pool's nodes launch in: all of the cluster's, or a reserved pool's zone's (the network
-    creates one per cluster.vpc.availabilityZones, in that order; the spec has checked the zone is one of them)."""
-    zone = pool.reservation.availability_zone if pool.reservation is not None else None
-    if zone is None:
+    """The private subnets a pool's nodes launch in: all of the cluster's, or those of a reserved pool's zone: the
+    ones it names in an existing VPC, or its zone's in the VPC the fleet creates (one subnet per
+    cluster.vpc.availabilityZones, in that order). The spec has checked both."""
+    reservation = pool.reservation
+    if reservation is None or (reservation.availability_zone is None and not reservation.subnet_ids):
         return tuple(subnet_ids)
-    return (subnet_ids[plan.cluster.vpc.availability_zones.index(zone)],)
+    if reservation.subnet_ids:
+        return tuple(reservation.subnet_ids)
+    return (subnet_ids[plan.cluster.vpc.availability_zones.index(reservation.availability_zone)],)
 
 
 class GpuPlatform(pulumi.ComponentResource):

@@ -494,6 +494,11 @@ class ReservationSpec(SpecModel):
         f"nodes launch in that zone's private subnet only. Required for provisioner {NODEGROUP}; {KARPENTER} reads "
         "the zone from the reservations when it is unset.",
     )
+    subnet_ids: list[str] = Field(
+        default_factory=list,
+        description="With an existing VPC (cluster.vpc.subnetIds), instead of availabilityZone: those of its subnets "
+        "that lie in the reservations' zone; the pool's nodes launch there only.",
+    )
     instances: int = Field(
         ge=1, le=MAX_NODES_PER_POOL,
         description="Instances the reservations hold: what the plan prices (paid whether used or not) and the most "
@@ -981,8 +986,7 @@ def _reservation_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list
             (reservation.end.astimezone(timezone.utc).time() != CAPACITY_BLOCK_END):
         errors.append((f"{where}.reservation.end", f"{reservation.end.isoformat()}, but every Capacity Block ends at "
                        f"{CAPACITY_BLOCK_END:%H:%M} UTC (EC2 user guide, Capacity Blocks for ML)"))
-    if spec.provisioner(pool) == NODEGROUP or reservation.availability_zone is not None:
-        errors += _zone_errors(spec, reservation, where)
+    errors += _zone_errors(spec, reservation, where, required=spec.provisioner(pool) == NODEGROUP)
     if spec.provisioner(pool) == NODEGROUP:
         if reservation.tags is not None:
             errors.append((f"{where}.reservation.tags", f"a node group's launch template targets one reservation by "
@@ -993,23 +997,33 @@ def _reservation_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list
     return errors
 
 
-def _zone_errors(spec: FleetSpec, reservation: ReservationSpec, where: str) -> list[tuple[str, str]]:
-    """A reserved node group launches in its reservation's zone only (EKS user guide, capacity-blocks-mng: "only
-    specify the subnet in the same Availability Zone as the capacity reservation")."""
+def _zone_errors(spec: FleetSpec, reservation: ReservationSpec, where: str, required: bool) -> list[tuple[str, str]]:
+    """Where a reserved pool launches: its reservations' zone only (EKS user guide, capacity-blocks-mng: "only
+    specify the subnet in the same Availability Zone as the capacity reservation"), named as a zone of the VPC the
+    fleet creates or as subnets of an existing one; required of a node group (Karpenter finds the zone itself)."""
     vpc = spec.cluster.vpc
-    if not isinstance(vpc, NewVpc):
-        if spec.cluster.mode != "eks":
-            return []  # an existing cluster's nodes: nothing is launched
-        return [(f"{where}.reservation", f"a reserved node group launches in its reservation's zone, and the subnets "
-                 f"of an existing VPC (cluster.vpc.subnetIds) have no zone here: use provisioner {KARPENTER}, which "
-                 "reads the zone from the reservation")]
-    if reservation.availability_zone is None:
-        return [(f"{where}.reservation.availabilityZone", f"required for provisioner {NODEGROUP}: the zone of the "
-                 f"reservation, one of {', '.join(vpc.availability_zones)}")]
-    if reservation.availability_zone not in vpc.availability_zones:
-        return [(f"{where}.reservation.availabilityZone", f"{shown(reservation.availability_zone)} is not one of "
-                 f"cluster.vpc.availabilityZones ({', '.join(vpc.availability_zones)})")]
-    return []
+    if vpc is None:
+        return []  # an existing cluster's nodes: nothing is launched
+    zone, subnets = reservation.availability_zone, reservation.subnet_ids
+    if isinstance(vpc, NewVpc):
+        if subnets:
+            return [(f"{where}.reservation.subnetIds", "only valid with an existing VPC (cluster.vpc.subnetIds): name "
+                     "the zone (reservation.availabilityZone)")]
+        if zone is None:
+            return [(f"{where}.reservation.availabilityZone", f"required for provisioner {NODEGROUP}: the zone of the "
+                     f"reservation, one of {', '.join(vpc.availability_zones)}")] if required else []
+        if zone not in vpc.availability_zones:
+            return [(f"{where}.reservation.availabilityZone", f"{shown(zone)} is not one of "
+                     f"cluster.vpc.availabilityZones ({', '.join(vpc.availability_zones)})")]
+        return []
+    if zone is not None:
+        return [(f"{where}.reservation.availabilityZone", "the subnets of an existing VPC have no zone here: name "
+                 "those in the reservation's zone (reservation.subnetIds)")]
+    if not subnets:
+        return [(f"{where}.reservation.subnetIds", f"required for provisioner {NODEGROUP} with an existing VPC: those "
+                 "of cluster.vpc.subnetIds in the reservation's zone")] if required else []
+    return [(f"{where}.reservation.subnetIds[{i}]", f"{shown(subnet)} is not one of cluster.vpc.subnetIds")
+            for i, subnet in enumerate(subnets) if subnet not in vpc.subnet_ids]
 
 
 def _duplicates(where: str, names: list[str]) -> list[tuple[str, str]]:

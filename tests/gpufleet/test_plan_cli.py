@@ -17,7 +17,9 @@ def test_plan_json_reports_the_fleet(gpufleet, stack):
     config = stack_config(stack)
     assert [p["name"] for p in plan["nodePools"]] == [p["name"] for p in config["nodePools"]]
     assert [p["capacityType"] for p in plan["nodePools"]] == [
-        "SPOT" if p.get("capacity") == "spot" else "ON_DEMAND" for p in config["nodePools"]
+        "SPOT" if p.get("capacity") == "spot"
+        else "CAPACITY_BLOCK" if p.get("reservation", {}).get("type") == "capacity-block" else "ON_DEMAND"
+        for p in config["nodePools"]
     ]
     assert [t["name"] for t in plan["tenants"]] == [t["name"] for t in config["tenants"]]
     assert plan["resources"] == sum(plan["resourcesByType"].values()) > 0

@@ -11,13 +11,16 @@ from core.cost import HOURS_PER_MONTH
 from core.facts import load_facts
 
 FACTS = load_facts()
+# training-a100's node: its dearest type at the spot estimate.
+SPOT_A100_NODE = max(FACTS.instance_types[t].on_demand_price for t in ("p4d.24xlarge", "p4de.24xlarge")) * (
+    1 - FACTS.prices.spot_discount_estimate)
 
 
 @pytest.fixture
 def bigger_prod(tmp_path):
-    """prod with two more nodes at max in the spot H100 training pool, and one pool more."""
+    """prod with two more nodes at max in the spot A100 training pool, and one pool more."""
     config = stack_config("prod")
-    pool = next(p for p in config["nodePools"] if p["name"] == "training-h100")
+    pool = next(p for p in config["nodePools"] if p["name"] == "training-a100")
     pool["maxSize"] += 2
     config["nodePools"].append(
         {"name": "extra-l4", "instanceTypes": ["g6.xlarge"], "workload": "inference", "minSize": 1, "maxSize": 1}
@@ -31,12 +34,12 @@ def test_compare_to_shows_cost_and_resource_delta_in_json(gpufleet, bigger_prod)
     plan = json.loads(result.stdout)
     compare = plan["compare"]
     assert compare["base"] == "prod" and compare["head"] == "bigger"
-    spot_node = FACTS.instance_types["p5.48xlarge"].on_demand_price * (1 - FACTS.prices.spot_discount_estimate)
+    spot_node = SPOT_A100_NODE
     l4_node = FACTS.instance_types["g6.xlarge"].on_demand_price
     pools = {p["name"]: p for p in compare["cost"]["pools"]}
-    assert pools["training-h100"]["status"] == "changed"
-    assert pools["training-h100"]["max"]["delta"] == pytest.approx(2 * spot_node * HOURS_PER_MONTH, abs=0.02)
-    assert pools["training-h100"]["desired"]["delta"] == 0
+    assert pools["training-a100"]["status"] == "changed"
+    assert pools["training-a100"]["max"]["delta"] == pytest.approx(2 * spot_node * HOURS_PER_MONTH, abs=0.02)
+    assert pools["training-a100"]["desired"]["delta"] == 0
     assert pools["extra-l4"]["status"] == "added"
     assert pools["extra-l4"]["desired"]["delta"] == pytest.approx(l4_node * HOURS_PER_MONTH, abs=0.02)
     total = compare["cost"]["total"]
@@ -53,14 +56,14 @@ def test_compare_to_shows_cost_and_resource_delta_in_json(gpufleet, bigger_prod)
 def test_compare_to_in_text_and_markdown(gpufleet, bigger_prod):
     text = gpufleet("plan", "--config", str(bigger_prod), "--compare-to", "prod")
     assert text.returncode == 0, text.stderr
-    spot_node = FACTS.instance_types["p5.48xlarge"].on_demand_price * (1 - FACTS.prices.spot_discount_estimate)
+    spot_node = SPOT_A100_NODE
     delta = f"+${2 * spot_node * HOURS_PER_MONTH:,.2f}"
     assert "Cost change" in text.stdout and delta in text.stdout
     assert "ESTIMATES" in text.stdout and FACTS.prices.source.read in text.stdout
     markdown = gpufleet("plan", "--config", str(bigger_prod), "--compare-to", "prod", "--format", "markdown")
     assert markdown.returncode == 0, markdown.stderr
     assert markdown.stdout.startswith("## gpu-fleet plan: `bigger`")
-    row = next(line for line in markdown.stdout.splitlines() if line.startswith("| training-h100 | changed"))
+    row = next(line for line in markdown.stdout.splitlines() if line.startswith("| training-a100 | changed"))
     assert row.count("|") == 9 and delta in row
 
 
@@ -77,7 +80,7 @@ def test_unknown_price_prints_unknown_and_capacity_flag(gpufleet, tmp_path):
     cost_lines = lines[lines.index("Cost per pool ($/month at min, desired and max size)") :]
     row = next(line for line in cost_lines if line.startswith("h200 "))
     assert row.split()[2:] == ["karpenter", "-"] + ["unknown"] * 5
-    assert any(line.startswith("Unknown price (not in the facts): h200;") for line in cost_lines)
+    assert any(line.startswith("Unknown price: h200 (") for line in cost_lines)
     flagged = next(line for line in cost_lines if line.startswith("h200") and "greedy" in line)
     assert "OVER 1" in flagged
     missing = gpufleet("plan", "--config", str(path), "--compare-to", "no-such-stack")
@@ -106,6 +109,11 @@ def test_the_plan_says_what_launches_each_pool(gpufleet):
     header = next(line for line in lines if line.startswith("pool ") and "launched by" in line)
     row = next(line for line in lines if line.startswith("training-h100 ") and "$" in line)
     assert row[header.index("launched by"):].split()[0] == "karpenter"
-    # Idle, a Karpenter pool costs nothing: at min and desired size it has no node.
-    pool = next(p for p in data["cost"]["pools"] if p["name"] == "training-h100")
-    assert pool["min"]["monthly"] == pool["desired"]["monthly"] == 0 < pool["max"]["monthly"]
+    # Idle, a Karpenter pool costs nothing: at min and desired size it has no node; a reserved one costs its
+    # reservation at every size, used or not.
+    pools = {p["name"]: p for p in data["cost"]["pools"]}
+    spot = pools["training-a100"]
+    assert spot["min"]["monthly"] == spot["desired"]["monthly"] == 0 < spot["max"]["monthly"]
+    reserved = pools["training-h100"]
+    assert reserved["min"]["nodes"] == 0 and reserved["min"]["paidNodes"] == 8
+    assert reserved["min"]["monthly"] == reserved["desired"]["monthly"] == reserved["max"]["monthly"] > 0

@@ -70,20 +70,32 @@ def test_vpc_has_private_and_public_subnets_with_load_balancer_tags():
 def test_existing_vpc_is_used_as_given():
     config = stack_config("prod")
     config["cluster"]["vpc"] = {"vpcId": "vpc-123", "subnetIds": ["subnet-a", "subnet-b"]}
+    for pool in config["nodePools"]:
+        if "reservation" in pool:  # an existing VPC's subnets have no zone here: a reserved pool names its own
+            del pool["reservation"]["availabilityZone"]
+            pool["reservation"]["subnetIds"] = ["subnet-b"]
     run = run_offline(spec_of(config), "byo-vpc")
     assert of_type(run, "aws:ec2/vpc:Vpc") == []
     [cluster] = of_type(run, "aws:eks/cluster:Cluster")
     assert cluster.inputs["vpcConfig"]["subnetIds"] == ["subnet-a", "subnet-b"]
+    groups = by_pool(run, NODE_GROUP)
+    assert groups["inference-l4"].inputs["subnetIds"] == ["subnet-a", "subnet-b"]
+    assert groups["inference-h100"].inputs["subnetIds"] == ["subnet-b"]
 
 
 def test_one_node_group_per_pool_with_capacity_and_scaling():
     run = node_group_run("prod")
     groups = by_pool(run, NODE_GROUP)
     assert sorted(groups) == sorted([SYSTEM_POOL, *(p.name for p in run.plan.pools)])
+    # EKS CreateNodegroup: an ODCR pool's group is ON_DEMAND, a Capacity Block's CAPACITY_BLOCK with its instance
+    # type in the launch template only (EKS user guide, capacity-blocks-mng).
+    assert {name: g.inputs["capacityType"] for name, g in groups.items()} == {
+        SYSTEM_POOL: "ON_DEMAND", "inference-l4": "ON_DEMAND", "inference-h100": "ON_DEMAND",
+        "training-h100": "CAPACITY_BLOCK", "training-a100": "SPOT", "batch-a10g": "SPOT"}
+    assert "instanceTypes" not in groups["training-h100"].inputs
     for pool in run.plan.pools:
         inputs = groups[pool.name].inputs
-        assert inputs["capacityType"] == ("SPOT" if pool.capacity == "spot" else "ON_DEMAND")
-        assert inputs["instanceTypes"] == list(pool.instance_types)
+        assert inputs.get("instanceTypes", list(pool.instance_types)) == list(pool.instance_types)
         assert inputs["scalingConfig"] == {"minSize": pool.min_size, "desiredSize": pool.desired_size, "maxSize": pool.max_size}
         assert inputs["amiType"] == "AL2023_x86_64_STANDARD"
         assert inputs["labels"]["gpufleet.io/pool"] == pool.name
@@ -93,8 +105,11 @@ def test_node_groups_are_tainted_in_the_eks_spelling():
     groups = by_pool(node_group_run("prod"), NODE_GROUP)
     assert groups["training-h100"].inputs["taints"] == [
         {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"},
-        {"key": "gpufleet.io/capacity", "value": "spot", "effect": "NO_SCHEDULE"},
         {"key": "gpufleet.io/tenant", "value": "foundation-models", "effect": "NO_SCHEDULE"},
+    ]
+    assert groups["training-a100"].inputs["taints"] == [
+        {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"},
+        {"key": "gpufleet.io/capacity", "value": "spot", "effect": "NO_SCHEDULE"},
     ]
     assert groups["inference-l4"].inputs["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
 
@@ -114,15 +129,19 @@ def test_launch_templates_require_imdsv2_and_encrypt_gp3_roots(stack):
 def test_efa_pools_get_interfaces_a_placement_group_and_one_subnet():
     run = node_group_run("prod")
     templates, groups = by_pool(run, LAUNCH_TEMPLATE), by_pool(run, NODE_GROUP)
-    assert len(of_type(run, PLACEMENT_GROUP)) == 2
-    assert all(p.inputs["strategy"] == "cluster" for p in of_type(run, PLACEMENT_GROUP))
+    # training-a100's; training-h100 is reserved, and a placement group its Capacity Block was not made in breaks
+    # its launches (terraform-aws-modules/terraform-aws-eks PR 3730): its zone's subnet, no placement.
+    [placement] = of_type(run, PLACEMENT_GROUP)
+    assert placement.inputs["strategy"] == "cluster" and placement.name.endswith("training-a100-efa")
+    assert templates["training-a100"].inputs["placement"]["groupName"]
+    assert len(groups["training-a100"].inputs["subnetIds"]) == 1
+    assert "placement" not in templates["training-h100"].inputs
     interfaces = templates["training-h100"].inputs["networkInterfaces"]
     assert len(interfaces) == 32 and {i["interfaceType"] for i in interfaces} == {"efa"}
     assert [i["deviceIndex"] for i in interfaces[:2]] == [0, 1]
     # Every interface carries the cluster security group (the offline EKS answer's clusterSecurityGroupId),
     # whose members exchange all traffic, as EFA requires.
     assert all(i["securityGroups"] == ["sg-0ff1ine0c1uster"] for i in interfaces)
-    assert templates["training-h100"].inputs["placement"]["groupName"]
     assert len(groups["training-h100"].inputs["subnetIds"]) == 1
     assert "networkInterfaces" not in templates["inference-l4"].inputs
     assert "placement" not in templates["inference-l4"].inputs

@@ -138,5 +138,5 @@ def test_the_release_crds_are_installed_before_the_controller(prod):
 
 def test_an_efa_pool_launches_in_one_subnet_and_a_placement_group(prod):
     classes = {c.inputs["metadata"]["name"]: c.inputs["spec"] for c in of_type(prod, NODE_CLASS)}
-    assert len(classes["training-h100"]["subnetSelectorTerms"]) == 1 and classes["training-h100"]["placementGroupSelector"]
+    assert len(classes["training-a100"]["subnetSelectorTerms"]) == 1 and classes["training-a100"]["placementGroupSelector"]
     assert len(classes["batch-a10g"]["subnetSelectorTerms"]) == 3 and "placementGroupSelector" not in classes["batch-a10g"]

@@ -25,8 +25,8 @@ def test_daemonset_tolerations_are_the_union_of_pool_taints_prod():
     tolerations = list(plan_of(stack_config("prod")).gpu_tolerations)
     assert tolerations == [
         {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
-        {"key": "gpufleet.io/capacity", "operator": "Equal", "value": "spot", "effect": "NoSchedule"},
         {"key": "gpufleet.io/tenant", "operator": "Equal", "value": "foundation-models", "effect": "NoSchedule"},
+        {"key": "gpufleet.io/capacity", "operator": "Equal", "value": "spot", "effect": "NoSchedule"},
     ]
 
 
