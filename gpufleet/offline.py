@@ -56,7 +56,7 @@ _COMPUTED: dict[str, dict[str, Any]] = {
 _ID_PREFIXES = {"aws:ec2/subnet:Subnet": "subnet-"}
 
 
-def _mock_id(type_: str, name: str) -> str:
+def mock_id(type_: str, name: str) -> str:
     prefix = _ID_PREFIXES.get(type_)
     if prefix is None:
         return f"{name}-id"
@@ -121,7 +121,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         for key, value in computed.items():  # a computed field inside an input object (vpcConfig's group)
             if isinstance(value, dict) and isinstance(args.inputs.get(key), dict):
                 state[key] = {**value, **args.inputs[key]}
-        return _mock_id(args.typ, args.name), state
+        return mock_id(args.typ, args.name), state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "aws:index/getRegion:getRegion":

@@ -174,3 +174,16 @@ def test_the_golden_karpenter_objects_match_the_crd_schemas(kind, crd):
     assert len(paths) >= 5  # dev 1, staging 2, prod 3 Karpenter pools
     for path in paths:
         assert errors(yaml.safe_load(path.read_text()), crd) == [], path.name
+
+
+def test_reservations_selected_by_tags_are_one_term_the_crd_accepts():
+    config = stack_config("prod")
+    pool = next(p for p in config["nodePools"] if p["name"] == "training-h100")
+    del pool["reservation"]["ids"]
+    pool["reservation"]["tags"] = {"gpufleet.io/block": "fm-2027", "team": "*"}
+    reserved = plan_of(config).pool("training-h100")
+    document = node_class(reserved, PLACEMENT, "")
+    assert document["spec"]["capacityReservationSelectorTerms"] == [{"tags": {"gpufleet.io/block": "fm-2027", "team": "*"}}]
+    assert errors(document, NODECLASS_CRD) == []
+    document["spec"]["capacityReservationSelectorTerms"] = [{"id": "cr-NOT"}]
+    assert any("capacityReservationSelectorTerms" in e for e in errors(document, NODECLASS_CRD))
