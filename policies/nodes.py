@@ -131,6 +131,60 @@ node_groups_scaled = stack_policy(
 )
 
 
+# --- spot-pools-diversified -------------------------------------------------------------
+
+
+def _spot_diversified(pool: Pool) -> Iterable[str]:
+    # A NodePool that names no instance type may launch any: diversified by construction.
+    if pool.capacity != names.SPOT or len(pool.instance_types) != 1:
+        return
+    yield (
+        f"{pool.label} is spot capacity of one instance type ({pool.instance_types[0]}): an interruption or a "
+        "shortage of that one spot pool leaves it empty; list several types of the same GPU (instanceTypes) so the "
+        "price-capacity-optimized allocation can pick the deepest pools"
+    )
+
+
+spot_pools_diversified = pool_policy(
+    name="spot-pools-diversified",
+    description="Every spot pool lists several instance types (both provisioners launch spot price-capacity-optimized "
+    "across them).",
+    judge=_spot_diversified,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.LOW,
+    remediation_steps="List two or more instance types of the pool's GPU model in the spot pool's instanceTypes.",
+)
+
+
+# --- reserved-pools-unplaced ------------------------------------------------------------
+
+
+def _check_reserved_unplaced(resource_type: str, props: Any, urn: str, name: str, opts: Mapping[str, Any]) -> Iterable[str]:
+    if resource_type == resource_types.EC2_NODE_CLASS:
+        spec = get(props, "spec")
+        if items(spec, "capacityReservationSelectorTerms") and has(spec, "placementGroupSelector"):
+            yield ("the node class launches into capacity reservations (capacityReservationSelectorTerms) and a "
+                   "placement group (placementGroupSelector): a placement group the reservation was not made in fails "
+                   "its launches with InsufficientInstanceCapacity; remove placementGroupSelector")
+        return
+    target = get(props, "capacityReservationSpecification", "capacityReservationTarget")
+    if target is not None and has(get(props, "placement"), "groupName"):
+        yield ("the launch template targets a capacity reservation and a placement group (placement.groupName): a "
+               "placement group the reservation was not made in fails its launches with InsufficientInstanceCapacity; "
+               "remove placement")
+
+
+reserved_pools_unplaced = resource_policy(
+    name="reserved-pools-unplaced",
+    description="A launch template or Karpenter node class that launches into capacity reservations names no placement "
+    "group (terraform-aws-modules/terraform-aws-eks PR 3730; EC2 user guide: a Capacity Block needs none).",
+    types=[resource_types.LAUNCH_TEMPLATE, resource_types.EC2_NODE_CLASS],
+    check=_check_reserved_unplaced,
+    severity=Severity.HIGH,
+    remediation_steps="Drop the placement group of reserved pools: the reservation fixes where the instances run.",
+)
+
+
 # --- imdsv2-required --------------------------------------------------------------------
 
 
@@ -300,6 +354,8 @@ POLICIES = [
     spot_pools_tainted,
     no_inference_on_spot,
     node_groups_scaled,
+    spot_pools_diversified,
+    reserved_pools_unplaced,
     imdsv2_required,
     ebs_encrypted,
     node_user_data_matches_pool,

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from core import yaml_reader
+from core.names import NODEGROUP
 from core.plan import plan_fleet
 from core.spec_loader import AWS_REGION_KEY, namespaced_config, parse_spec
 from gpufleet.offline import run_offline
@@ -31,6 +32,15 @@ def _stack_document(name: str) -> dict:
 def stack_config(name: str) -> dict:
     """A deep copy of the `gpu-fleet:*` config of an example stack (namespace stripped): edit freely."""
     return copy.deepcopy(namespaced_config(_stack_document(name)["config"]))
+
+
+def node_group_config(stack: str) -> dict:
+    """The stack with every pool a managed node group, whatever the provisioner defaults pick (Karpenter pools:
+    tests/components/aws/test_karpenter_resources.py)."""
+    config = stack_config(stack)
+    for pool in config["nodePools"]:
+        pool["provisioner"] = NODEGROUP
+    return config
 
 
 def spec_of(config: dict):

@@ -40,6 +40,8 @@ ADDITIONS = {
     "queues-within-capacity": "mandatory",
     "critical-tenant-borrowing-limited": "mandatory",
     "node-groups-scaled": "advisory",
+    "spot-pools-diversified": "advisory",
+    "reserved-pools-unplaced": "mandatory",
 }
 
 

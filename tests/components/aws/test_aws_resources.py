@@ -6,24 +6,15 @@ import base64
 
 import pytest
 import yaml
-from fleet_fixtures import spec_of, stack_config, stack_run
+from fleet_fixtures import node_group_config, spec_of, stack_config, stack_run
 
-from core.names import NODEGROUP, SYSTEM_POOL
+from core.names import SYSTEM_POOL
 from core.spec_loader import SpecError
 from gpufleet.offline import run_offline
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 PLACEMENT_GROUP = "aws:ec2/placementGroup:PlacementGroup"
-
-
-def node_group_config(stack: str) -> dict:
-    """The stack with every pool a managed node group, whatever the provisioner defaults pick (Karpenter pools:
-    test_karpenter_resources.py)."""
-    config = stack_config(stack)
-    for pool in config["nodePools"]:
-        pool["provisioner"] = NODEGROUP
-    return config
 
 
 def node_group_run(stack: str):
