@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .facts import Facts, InstanceType, load_facts
-from .names import ODCR, SPOT
+from .names import ODCR, RESERVED, SPOT
 from .plan import FleetPlan, PoolPlan, TenantPlan
 
 HOURS_PER_MONTH = 730
@@ -254,7 +254,7 @@ def _pricing(pool: PoolCost) -> str:
     if not pool.known:
         return "unknown"
     if pool.reservation_type is not None:
-        return "reserved"
+        return RESERVED
     return "spot-estimate" if pool.estimate else "on-demand"
 
 

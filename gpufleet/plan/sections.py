@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from core.names import KARPENTER
+from core.names import KARPENTER, RESERVED
 
 from ..text_table import table
 
@@ -84,7 +84,7 @@ def cost_sections(plan: dict[str, Any]) -> list[Section]:
         ["total", "", "", "", "", "", *(prefix + money(total[s]["monthly"], 2, est_total) for s in ("min", "desired", "max"))]
     )
     notes = _cost_header_notes(cost)
-    if any(p["pricing"] == "reserved" for p in cost["pools"]):
+    if any(p["pricing"] == RESERVED for p in cost["pools"]):
         notes.append("Reserved pools are paid for their reservations' instances at every size, used or not.")
     if not total["complete"]:
         notes.append(f"Unknown price: {', '.join(total['unpricedPools'])} (see Reservations, or no price in the facts); "

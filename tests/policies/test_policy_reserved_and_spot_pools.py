@@ -64,3 +64,24 @@ def test_a_spot_pool_of_one_instance_type_is_advised_to_list_more(groups):
     assert requirements[0]["key"] == "node.kubernetes.io/instance-type" and len(messages(DIVERSIFIED, one)) == 1
     # On-demand and reserved pools of one type are fine (prod's inference-h100 and training-h100).
     assert messages(DIVERSIFIED, named(groups, NODE_GROUP, "-training-h100")) == []
+
+
+def test_the_pack_reads_reserved_capacity_from_both_provisioners(groups):
+    """A node group's CAPACITY_BLOCK (or an ON_DEMAND group labelled reserved: an ODCR's), a NodePool that requires
+    capacity type reserved only."""
+    from policies.observed_fleet import pools_of_resource
+
+    def capacity(resource) -> str:
+        (pool,) = pools_of_resource(resource.type, resource.inputs, resource.urn, resource.name)
+        return pool.capacity
+
+    assert capacity(named(groups, NODE_GROUP, "-training-h100")) == "reserved"  # CAPACITY_BLOCK
+    assert capacity(named(groups, NODE_GROUP, "-inference-h100")) == "reserved"  # ON_DEMAND, labelled reserved
+    assert capacity(named(groups, NODE_GROUP, "-inference-l4")) == "on-demand"
+    node_pool = named(stack_run("prod").custom_resources, NODE_POOL, "-training-h100")
+    assert capacity(node_pool) == "reserved"
+    index = next(i for i, r in enumerate(node_pool.inputs["spec"]["template"]["spec"]["requirements"])
+                 if r["key"] == "karpenter.sh/capacity-type")
+    path = ("spec", "template", "spec", "requirements", index, "values")
+    assert capacity(edited(node_pool, path, ["reserved", "on-demand"])) == "on-demand"
+    assert capacity(edited(node_pool, path, ["reserved", "spot"])) == "spot"
