@@ -475,8 +475,8 @@ class ReservationSpec(SpecModel):
     type: Literal[RESERVATION_TYPES] = Field(
         ODCR,
         description=f"{ODCR}: On-Demand Capacity Reservations, billed at the on-demand rate while they exist, used "
-        f"or not. {CAPACITY_BLOCK}: an EC2 Capacity Block for ML, paid upfront for its window (start to end); its "
-        "instances are terminated at its end.",
+        f"or not. {CAPACITY_BLOCK}: an EC2 Capacity Block for ML, paid upfront for its window (start to end); EC2 "
+        "terminates its instances from 30 minutes before its end (Karpenter and EKS drain them 10 minutes earlier).",
     )
     ids: list[CapacityReservationId] = Field(
         default_factory=list, max_length=30,
