@@ -30,7 +30,7 @@ from typing import Any
 
 from .facts import load_facts
 from .names import POOL_LABEL
-from .names import AL2023_ROOT_DEVICE, IMDS_HOP_LIMIT, KARPENTER, ROOT_VOLUME_TYPE
+from .names import AL2023_ROOT_DEVICE, IMDS_HOP_LIMIT, KARPENTER, NEVER, ROOT_VOLUME_TYPE
 from .plan import NVIDIA_AMI_TYPE, PoolPlan, Taint
 from .spec import ReservationSpec
 
@@ -49,7 +49,6 @@ NODEPOOL_LABEL = "karpenter.sh/nodepool"
 NODES_LIMIT = "nodes"
 # A pod annotation Karpenter never disrupts the node of (pkg/apis/v1/labels.go DoNotDisruptAnnotationKey).
 DO_NOT_DISRUPT_ANNOTATION = "karpenter.sh/do-not-disrupt"
-NEVER = "Never"
 # The taint a node Karpenter launches registers with and Karpenter removes once it has synced the node (pkg/apis/v1/
 # taints.go UnregisteredNoExecuteTaint; pkg/controllers/nodeclaim/lifecycle/registration.go logs a node without it
 # as a registration race). On AL2023 Karpenter's own NodeConfig adds it (karpenter-provider-aws pkg/providers/

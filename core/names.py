@@ -163,6 +163,9 @@ CAPACITY_BLOCK_CAPACITY_TYPE = "CAPACITY_BLOCK"
 # Who creates a pool's nodes (the pool inventory's managedBy): this stack, or something before it.
 MANAGED_EXTERNALLY = "existing"
 
+# Karpenter's duration that turns a timer off (NodePool expireAfter, consolidateAfter; karpenter.sh_nodepools.yaml).
+NEVER = "Never"
+
 # What launches the nodes of a pool this stack creates (the spec's nodePools[].provisioner).
 KARPENTER = "karpenter"
 NODEGROUP = "nodegroup"

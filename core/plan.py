@@ -37,11 +37,13 @@ from .names import (
     MANAGED_EXTERNALLY,
     MIG_CONFIG_LABEL,
     MIG_RESOURCE_PREFIX,
+    NEVER,
     ON_DEMAND_CAPACITY_TYPE,
     OPEN_MODULES_VAR,
     POOL_LABEL,
     PRIORITY_CLASSES,
     PRIORITY_ORDER,
+    RESERVED,
     SHARING_LABEL,
     SPOT,
     SPOT_CAPACITY_TYPE,
@@ -54,6 +56,7 @@ from .names import (
     WORKLOAD_LABEL,
 )
 from .spec import (
+    DEFAULT_CONSOLIDATE_AFTER,
     UBUNTU_OS,
     AccessSpec,
     ClusterSpec,
@@ -506,13 +509,17 @@ def plan_pool(spec: FleetSpec, pool: NodePoolSpec) -> PoolPlan:
 
 
 def _disruption(pool: NodePoolSpec) -> DisruptionSpec:
-    """A training node is only ever removed once empty: consolidating it would evict a running job."""
+    """A training node is only ever removed once empty: consolidating it would evict a running job. A reserved
+    pool's nodes are not consolidated at all: removing one saves nothing, and the next job waits for a new node's
+    boot (Karpenter skips consolidation when consolidateAfter is Never: sigs.k8s.io/karpenter
+    pkg/controllers/disruption/emptiness.go and consolidation.go)."""
     disruption = pool.disruption or DisruptionSpec()
-    if disruption.consolidation is not None:
-        return disruption
-    return disruption.model_copy(
-        update={"consolidation": "WhenEmpty" if pool.workload == "training" else "WhenEmptyOrUnderutilized"}
-    )
+    resolved = {}
+    if disruption.consolidation is None:
+        resolved["consolidation"] = "WhenEmpty" if pool.workload == "training" else "WhenEmptyOrUnderutilized"
+    if disruption.consolidate_after is None:
+        resolved["consolidate_after"] = NEVER if pool.capacity == RESERVED else DEFAULT_CONSOLIDATE_AFTER
+    return disruption.model_copy(update=resolved)
 
 
 # --- tenants ----------------------------------------------------------------------------

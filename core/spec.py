@@ -58,6 +58,7 @@ _CAPACITY_RESERVATION_ID = re.compile(r"cr-[0-9a-z]+")
 CAPACITY_BLOCK_END = time(11, 30)
 SHOWN_MAX = 80  # longer values are shortened in error messages
 _KUBERNETES_VERSION = re.compile(r"1\.[0-9]{1,2}")
+DEFAULT_CONSOLIDATE_AFTER = "15m"
 # Karpenter's durations and disruption budgets (karpenter.sh_nodepools.yaml: consolidateAfter's pattern without
 # Never, budgets[].nodes' pattern).
 _DURATION = re.compile(r"([0-9]+(s|m|h))+")
@@ -434,10 +435,12 @@ class DisruptionSpec(SpecModel):
         "training job is never moved; WhenEmptyOrUnderutilized: also nodes whose pods fit elsewhere (they are "
         "evicted and rescheduled). Default: WhenEmpty for training pools, WhenEmptyOrUnderutilized otherwise.",
     )
-    consolidate_after: Duration = Field(
-        "15m",
-        description="How long a node must stay empty (or underutilized) before Karpenter removes it: longer than "
-        "the gap between two jobs, since a new GPU node boots for minutes (driver install and verification).",
+    consolidate_after: Optional[Duration] = Field(
+        None,
+        description=f"How long a node must stay empty (or underutilized) before Karpenter removes it: longer than "
+        f"the gap between two jobs, since a new GPU node boots for minutes (driver install and verification). "
+        f"Default: {DEFAULT_CONSOLIDATE_AFTER}; on a reserved pool never (Karpenter does not consolidate it), as its "
+        "reservations are paid whether its nodes run or not.",
     )
     budget: BudgetNodes = Field(
         "1", description="Nodes of the pool Karpenter may disrupt at once: a count or a percentage of the pool."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from fleet_fixtures import plan_of, spec_of, stack_config
 
+from core.karpenter import node_pool
 from core.names import KARPENTER, NODEGROUP
 from core.spec_loader import SpecError
 
@@ -60,6 +61,18 @@ def test_consolidation_defaults_by_workload(workload, expected):
     (pool,) = plan_of(_config({"workload": workload, "maxSize": 2})).pools
     assert (pool.disruption.consolidation, pool.disruption.consolidate_after, pool.disruption.budget) == \
         (expected, "15m", "1")
+
+
+def test_a_reserved_pool_is_never_consolidated_unless_it_says_so():
+    """Its reservations are paid whether its nodes run or not; Karpenter skips consolidation of a NodePool whose
+    consolidateAfter is Never (sigs.k8s.io/karpenter pkg/controllers/disruption/emptiness.go, consolidation.go)."""
+    reserved = {"instanceTypes": ["p5.48xlarge"], "capacity": "reserved", "maxSize": 2,
+                "reservation": {"ids": ["cr-0123456789abcdef0"], "instances": 2}}
+    (pool,) = plan_of(_config(reserved)).pools
+    assert pool.disruption.consolidate_after == "Never"
+    assert node_pool(pool)["spec"]["disruption"]["consolidateAfter"] == "Never"
+    (pool,) = plan_of(_config({**reserved, "disruption": {"consolidateAfter": "2h"}})).pools
+    assert pool.disruption.consolidate_after == "2h"
 
 
 def test_an_explicit_consolidation_wins():
