@@ -54,6 +54,8 @@ _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
 _AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 # EC2NodeClass capacityReservationSelectorTerms[].id's pattern (karpenter.k8s.aws_ec2nodeclasses.yaml).
 _CAPACITY_RESERVATION_ID = re.compile(r"cr-[0-9a-z]+")
+# Go's time.Time String() layout ("2006-01-02 15:04:05.999999999 -0700 MST"), as the engine passes YAML times.
+_GO_TIME = re.compile(r"(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,9})?) (?P<offset>[+-]\d{4}) [A-Za-z0-9+-]+")
 # "All Capacity Blocks end at 11:30AM UTC" (EC2 user guide, capacity-blocks-purchase.html).
 CAPACITY_BLOCK_END = time(11, 30)
 SHOWN_MAX = 80  # longer values are shortened in error messages
@@ -448,10 +450,14 @@ class DisruptionSpec(SpecModel):
 
 
 def timestamp(value: object) -> object:
-    """An RFC 3339 time with a zone (2027-01-04T11:30:00Z): YAML gives a datetime, Pulumi's config a string."""
+    """An RFC 3339 time with a zone (2027-01-04T11:30:00Z). Unquoted in a stack file it is a YAML time: the file
+    reader gives a datetime, and the Pulumi engine hands the program Go's text of it (sdk/go/common/resource/config
+    object.go: time.Time's String(), "2027-01-04 11:30:00 +0000 UTC"); quoted, the text as written."""
     if isinstance(value, str):
+        engine = _GO_TIME.fullmatch(value)
+        text = f"{engine['time']}{engine['offset'][:3]}:{engine['offset'][3:]}" if engine else value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{shown(value)} is not a time such as 2027-01-04T11:30:00Z") from None
     if isinstance(value, datetime) and value.tzinfo is None:

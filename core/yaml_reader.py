@@ -10,6 +10,7 @@ billions of nodes). Problems come back as ValueError with the line, for the load
 from __future__ import annotations
 
 import codecs
+from datetime import datetime, timezone
 from typing import Any
 
 import yaml
@@ -53,9 +54,16 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# A time stays the text it is written as, quoted or not: the program gets config values as JSON text, where a
-# time is a string, and the spec parses times itself (core.spec.timestamp), one parser for both.
-_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+def _utc_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> datetime:
+    """An unquoted YAML time, as the Pulumi engine reads it: a point in time, in UTC where it names no zone (YAML's
+    timestamp type; gopkg.in/yaml.v3 resolves a date alone to midnight UTC)."""
+    value = loader.construct_yaml_timestamp(node)
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _utc_timestamp)
 
 
 def _check_graph(root: yaml.Node) -> None:

@@ -167,3 +167,21 @@ def test_the_report_gives_the_window_and_when_nodes_are_drained():
     assert entry["start"] == "2026-12-28T11:30:00Z" and entry["end"] == "2027-01-11T11:30:00Z"
     assert entry["drainedFrom"] == (BLOCK_END - DRAIN_BEFORE_END).isoformat().replace("+00:00", "Z")
     assert entry["hours"] == 336 and entry["daysLeft"] == 3 and entry["warning"]
+
+
+@pytest.mark.parametrize("written", [
+    "2027-01-11 11:30:00 +0000 UTC",          # the engine's text of an unquoted YAML time (Go's time.Time String())
+    "2027-01-11 12:30:00.000000001 +0100 CET",
+    "2027-01-11T11:30:00Z",                   # quoted, as written
+])
+def test_a_time_reads_the_same_from_the_engine_and_from_the_file(written):
+    config = reserved_config(**block(end=written))
+    assert spec_of(config).pool("reserved").reservation.end.replace(microsecond=0) == BLOCK_END
+
+
+def test_the_file_reader_reads_unquoted_yaml_times_in_utc():
+    from core import yaml_reader
+
+    document = yaml_reader.load(b"end: 2027-01-11T11:30:00Z\nday: 2027-01-11\nbare: 2027-01-11 11:30:00\n")
+    assert document == {"end": BLOCK_END, "day": BLOCK_END.replace(hour=0, minute=0),
+                        "bare": BLOCK_END}

@@ -29,7 +29,7 @@ def local_cluster(tmp_path_factory) -> LocalEngine:
 def local_engine(local_cluster) -> LocalEngine:
     """The Pulumi CLI and provider too (the same PATH), with the stacks the tests deploy."""
     build_tools(ENGINE_TOOLS)
-    for stack in ("local", "seeded"):
+    for stack in ("local", "seeded", "reserved"):
         created = local_cluster.pulumi("stack", "init", stack)
         if created.returncode != 0:
             pytest.fail(f"pulumi stack init {stack} failed:\n{output_of(created)}")

@@ -117,6 +117,29 @@ def test_policy_pack_rejects_a_seeded_violation(local_engine, gpufleet, tmp_path
     assert "550.163.01" in out
 
 
+def test_the_program_reads_an_unquoted_yaml_time_as_the_engine_passes_it(local_engine, gpufleet):
+    """An unquoted time in a stack file is a YAML time, which the engine hands the program as Go's text of it
+    (pulumi sdk/go/common/resource/config/object.go: time.Time String(), "2027-01-11 11:30:00 +0000 UTC"). A Capacity
+    Block must end at 11:30 UTC and start before its end, so the preview passes only if the program reads the
+    instants right; the offline plan reads the same file the same way."""
+    config = stack_config("local")
+    pool = next(p for p in config["nodePools"] if p["name"] == "training-a100")
+    pool.update(capacity="reserved", reservation={
+        "type": "capacity-block", "ids": ["cr-0123456789abcdef0"], "instances": pool["maxSize"],
+        "start": "2027-01-04T11:30:00Z", "end": "2027-01-11T11:30:00Z"})
+    path = write_stack_file(local_engine.project / "stacks" / "Pulumi.reserved.yaml", config)
+    text = path.read_text()
+    for quoted in ("'2027-01-04T11:30:00Z'", "'2027-01-11T11:30:00Z'"):
+        assert quoted in text
+        text = text.replace(quoted, quoted.strip("'"))
+    path.write_text(text)
+    _ok(local_engine.pulumi("preview", "--stack", "reserved"), "pulumi preview of a stack with unquoted times")
+    planned = gpufleet("plan", "--config", str(path), "--format", "json", "--as-of", "2027-01-10T11:30:00Z")
+    assert planned.returncode == 0, planned.stderr
+    [block] = json.loads(planned.stdout)["reservations"]
+    assert (block["start"], block["end"], block["daysLeft"]) == ("2027-01-04T11:30:00Z", "2027-01-11T11:30:00Z", 1)
+
+
 def test_destroy_removes_everything(local_engine):
     _ok(local_engine.pulumi("destroy", "--yes", "--skip-preview", "--stack", "local"), "pulumi destroy")
     api = local_engine.api
