@@ -109,12 +109,12 @@ class PoolCost:
             text += ", spot estimate"
         return text
 
-
     @property
     def _reserved_basis(self) -> str:
         if self.node_hourly is None:
-            return (f"unknown: {self.reserved_instances} reserved instances, no price per instance-hour "
-                    "(a Capacity Block's is set at purchase: reservation.hourlyPrice)")
+            why = (f"no on-demand price for {', '.join(self.unpriced_types)} in the facts" if self.reservation_type == ODCR
+                   else "a Capacity Block's price is set at purchase")
+            return f"unknown: {self.reserved_instances} reserved instances, {why} (reservation.hourlyPrice)"
         rate = "the on-demand rate" if self.node_hourly == self.on_demand_node_hourly else "its stated price"
         return f"{self.reserved_instances} reserved {self.reservation_type} instances at {rate}, paid used or not"
 

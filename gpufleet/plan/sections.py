@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from core.names import KARPENTER, RESERVED
+from core.reservations import DRAIN_BEFORE_END
 
 from ..text_table import table
 
@@ -146,7 +147,8 @@ def reservation_sections(plan: dict[str, Any]) -> list[Section]:
             ",".join(r["dependentTenants"]) or "-", money(totals.get(r["pool"])) if r["end"] and r["start"] else "-",
         ])
     as_of = _when(reservations[0]["asOf"])
-    notes = [f"As of {as_of}. A Capacity Block's nodes are drained 40 minutes before its end; its cost is paid "
+    drain = int(DRAIN_BEFORE_END.total_seconds() // 60)
+    notes = [f"As of {as_of}. A Capacity Block's nodes are drained {drain} minutes before its end; its cost is paid "
              "upfront for the whole window. Tenants: those with nominal quota in the pool."]
     notes += [f"WARNING {r['pool']}: {r['warning']}" for r in reservations if r["warning"]]
     return [
