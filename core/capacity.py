@@ -82,7 +82,7 @@ class TenantQuota:
 
 
 def gpu_supply(plan: FleetPlan) -> list[GpuSupply]:
-    """GPUs per GPU model and capacity type (on-demand / spot), in spec order of first appearance."""
+    """GPUs per GPU model and capacity type (on-demand, spot, reserved), in spec order of first appearance."""
     supply: dict[tuple[str, str], dict] = {}
     for pool in plan.pools:
         entry = supply.setdefault((pool.gpu, pool.capacity), {"pools": [], "min": 0, "desired": 0, "max": 0})

@@ -15,7 +15,7 @@ Pure functions of the fleet plan. Every figure comes from core/data/gpu-facts.ya
   Reservation at the on-demand rate (EC2 user guide, capacity-reservations-pricing-billing: "charged at the
   equivalent On-Demand rate whether you run instances in reserved capacity or not"), a Capacity Block at the
   price per instance-hour its reservation states (set at purchase, paid upfront; unknown otherwise), for its
-  window (reservation_total).
+  window (reservation_total; a month of it is at most the window's hours).
 """
 
 from __future__ import annotations
@@ -90,9 +90,14 @@ class PoolCost:
             return None
         return self.node_hourly * self.reserved_instances * self.reservation_hours
 
+    @property
+    def hours_per_month(self) -> float:
+        """Hours a month the pool is paid for: all of them, but a window shorter than a month (a Capacity Block's)."""
+        return HOURS_PER_MONTH if self.reservation_hours is None else min(HOURS_PER_MONTH, self.reservation_hours)
+
     def monthly(self, size: str) -> Optional[float]:
         hourly = self.hourly(size)
-        return None if hourly is None else hourly * HOURS_PER_MONTH
+        return None if hourly is None else hourly * self.hours_per_month
 
     @property
     def basis(self) -> str:
@@ -164,7 +169,7 @@ class FleetCost:
         return sum(p.hourly(size) for p in self.pools if p.known)
 
     def total_monthly(self, size: str) -> float:
-        return self.total_hourly(size) * HOURS_PER_MONTH
+        return sum(p.monthly(size) for p in self.pools if p.known)
 
 
 def spot_discount(plan: FleetPlan, facts: Facts) -> tuple[float, str]:
@@ -243,10 +248,10 @@ def _money(value: Optional[float], places: int = 4) -> Optional[float]:
     return None if value is None else round(value, places)
 
 
-def _sized(hourly: Optional[float], nodes: Optional[int] = None) -> dict:
+def _sized(hourly: Optional[float], monthly: Optional[float], nodes: Optional[int] = None) -> dict:
     out = {} if nodes is None else {"nodes": nodes}
     out["hourly"] = _money(hourly)
-    out["monthly"] = _money(None if hourly is None else hourly * HOURS_PER_MONTH, 2)
+    out["monthly"] = _money(monthly, 2)
     return out
 
 
@@ -291,7 +296,8 @@ def cost_report(cost: FleetCost, stack_region: Optional[str] = None) -> dict:
                 "gpuHourly": _money(p.gpu_hourly),
                 "devicesPerGpu": p.devices_per_gpu,
                 "unitHourly": _money(p.unit_hourly),
-                **{size: {**_sized(p.hourly(size), p.nodes[size]), "paidNodes": p.paid_nodes(size)} for size in SIZES},
+                **{size: {**_sized(p.hourly(size), p.monthly(size), p.nodes[size]), "paidNodes": p.paid_nodes(size)}
+                   for size in SIZES},
                 **({"reservation": {"type": p.reservation_type, "instances": p.reserved_instances,
                                     "hours": p.reservation_hours, "total": _money(p.reservation_total, 2)}}
                    if p.reservation_type is not None else {}),
@@ -299,7 +305,7 @@ def cost_report(cost: FleetCost, stack_region: Optional[str] = None) -> dict:
             for p in cost.pools
         ],
         "total": {
-            **{size: _sized(cost.total_hourly(size)) for size in SIZES},
+            **{size: _sized(cost.total_hourly(size), cost.total_monthly(size)) for size in SIZES},
             "complete": not cost.unpriced_pools,
             "unpricedPools": list(cost.unpriced_pools),
             "includesEstimates": any(p.estimate and p.known for p in cost.pools),

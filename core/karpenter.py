@@ -20,7 +20,7 @@ and one EC2NodeClass (karpenter.k8s.aws/v1), named as the pool, for how its inst
 to one EKS AMI release (facts eks_amis) by SSM parameter, or its custom AMI by id; the same user data as a node
 group pool's, so the same Ansible boot and verification gate apply; IMDSv2 with hop limit 2 and an encrypted gp3
 root volume as every launch template of the fleet; the node role; subnets and security groups by id; a reserved
-pool's capacity reservations (and no placement group: PoolPlan.placement_group).
+pool's capacity reservations (and no placement group: PoolPlan.in_placement_group).
 """
 
 from __future__ import annotations

@@ -159,6 +159,12 @@ RESERVATION_TYPES = (ODCR, CAPACITY_BLOCK)
 ON_DEMAND_CAPACITY_TYPE = "ON_DEMAND"
 SPOT_CAPACITY_TYPE = "SPOT"
 CAPACITY_BLOCK_CAPACITY_TYPE = "CAPACITY_BLOCK"
+# A Capacity Block's launch market (EC2 InstanceMarketOptions MarketType; Karpenter's launches use it too).
+CAPACITY_BLOCK_MARKET_TYPE = "capacity-block"
+# A node group update that terminates a node before it launches the replacement (EKS NodegroupUpdateConfig
+# updateStrategy: "useful in scenarios where you are constrained to resources"): a reserved pool has no spare
+# instance for the default's new-nodes-first.
+MINIMAL_UPDATE_STRATEGY = "MINIMAL"
 
 # Who creates a pool's nodes (the pool inventory's managedBy): this stack, or something before it.
 MANAGED_EXTERNALLY = "existing"

@@ -217,7 +217,7 @@ class PoolPlan:
         return [t.as_toleration() for t in self.taints]
 
     @property
-    def placement_group(self) -> bool:
+    def in_placement_group(self) -> bool:
         """An EFA pool launches into a cluster placement group, but a reserved one: its reservation fixes where its
         instances go, and a placement group the reservation was not made in breaks its launches
         (terraform-aws-modules/terraform-aws-eks PR 3730)."""

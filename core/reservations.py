@@ -7,8 +7,8 @@ ends soon while a tenant's quota depends on it. Pure; `as_of` is the time the re
   40 minutes before: DRAIN_BEFORE_END).
 - A tenant's quota depends on a reserved pool when part of its nominal quota lies there (core.queues
   nominal_split: the quota first-fit over its pools, in their order), as Kueue's does.
-- The plan warns when a reservation with an end ends within its warnDaysBeforeEnd while a tenant depends on it:
-  the quota would promise GPUs the fleet no longer has.
+- The plan warns when a reservation with an end ends within its warnDaysBeforeEnd (or has ended), or has not
+  started yet, while a tenant depends on it: the quota promises GPUs the fleet does not have.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from .queues import nominal_split
 # user guide, capacity-blocks-mng; karpenter-provider-aws pkg/controllers/capacityreservation/expiration/
 # controller.go), ten minutes before EC2 starts terminating them.
 DRAIN_BEFORE_END = timedelta(minutes=40)
+# Where a reservation's window stands at the time of the report.
+SCHEDULED, ACTIVE, ENDED = "scheduled", "active", "ended"
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,12 @@ class ReservationStatus:
 
     @property
     def state(self) -> str:
-        """scheduled (before start), active, or ended (past its end)."""
+        """SCHEDULED (before start), ACTIVE, or ENDED (past its end)."""
         if self.end is not None and self.as_of >= self.end:
-            return "ended"
+            return ENDED
         if self.start is not None and self.as_of < self.start:
-            return "scheduled"
-        return "active"
+            return SCHEDULED
+        return ACTIVE
 
     @property
     def days_left(self) -> Optional[float]:
@@ -62,11 +64,16 @@ class ReservationStatus:
     @property
     def warning(self) -> Optional[str]:
         """Why the plan warns about the reservation; None when it does not."""
-        if self.days_left is None or self.days_left > self.warn_days or not self.dependent_tenants:
+        if not self.dependent_tenants:
             return None
         tenants = ", ".join(self.dependent_tenants)
+        if self.state == SCHEDULED:
+            return (f"the reservation starts {self.start:%Y-%m-%d %H:%M} UTC, and until then the quota of {tenants} "
+                    "counts GPUs the pool cannot launch")
+        if self.days_left is None or self.days_left > self.warn_days:
+            return None
         end = f"{self.end:%Y-%m-%d %H:%M} UTC"
-        if self.state == "ended":
+        if self.state == ENDED:
             return f"the reservation ended {end}, and the quota of {tenants} still counts the pool's GPUs"
         return (f"the reservation ends {end}, in {self.days_left:.1f} days (warning at {self.warn_days}), and the "
                 f"quota of {tenants} counts the pool's GPUs: renew it, or move the quota to other pools")
@@ -99,7 +106,8 @@ def _status(pool: PoolPlan, split: dict[str, dict[str, int]], as_of: datetime) -
 
 
 def _time(value: Optional[datetime]) -> Optional[str]:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    """RFC 3339 in UTC to the second (the spec keeps times in UTC)."""
+    return None if value is None else value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def reservations_report(statuses: list[ReservationStatus]) -> list[dict[str, Any]]:

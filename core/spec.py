@@ -32,6 +32,7 @@ from .names import (
     NODE_ROLE_SUFFIX,
     NODEGROUP,
     ODCR,
+    ON_DEMAND,
     PROVISIONERS,
     RESERVED_LABEL_DOMAIN,
     RESERVED,
@@ -460,8 +461,10 @@ def timestamp(value: object) -> object:
             value = datetime.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{shown(value)} is not a time such as 2027-01-04T11:30:00Z") from None
-    if isinstance(value, datetime) and value.tzinfo is None:
-        raise ValueError(f"{shown(value.isoformat())} has no time zone: write it in UTC, e.g. 2027-01-04T11:30:00Z")
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{shown(value.isoformat())} has no time zone: write it in UTC, e.g. 2027-01-04T11:30:00Z")
+        return value.astimezone(timezone.utc)
     return value
 
 
@@ -535,15 +538,21 @@ class ReservationSpec(SpecModel):
             return None
         return (self.end - self.start).total_seconds() / 3600
 
-    @model_validator(mode="after")
-    def _selected_once(self) -> "ReservationSpec":
+    def errors(self, where: str) -> list[tuple[str, str]]:
+        """What the reservation's own fields say wrong together, each at its field's path."""
+        errors = []
         if bool(self.ids) == (self.tags is not None):
-            raise ValueError("name the reservations by ids or by tags (exactly one of them)")
-        if self.type == CAPACITY_BLOCK and (self.start is None or self.end is None):
-            raise ValueError(f"a {CAPACITY_BLOCK} has a window: set start and end")
+            errors.append((f"{where}.ids", "name the reservations by ids or by tags (exactly one of them)"))
+        errors += _duplicates_of(f"{where}.ids", self.ids)
+        if self.type == CAPACITY_BLOCK:
+            errors += [(f"{where}.{field}", f"required for a {CAPACITY_BLOCK}: its window is start to end")
+                       for field, value in (("start", self.start), ("end", self.end)) if value is None]
+            if self.end is not None and self.end.time() != CAPACITY_BLOCK_END:
+                errors.append((f"{where}.end", f"{self.end.isoformat()}, but every Capacity Block ends at "
+                               f"{CAPACITY_BLOCK_END:%H:%M} UTC (EC2 user guide, Capacity Blocks for ML)"))
         if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValueError(f"end {self.end.isoformat()} is not after start {self.start.isoformat()}")
-        return self
+            errors.append((f"{where}.end", f"{self.end.isoformat()} is not after start {self.start.isoformat()}"))
+        return errors
 
 
 class SizedPool(SpecModel):
@@ -576,7 +585,7 @@ class NodePoolSpec(SizedPool):
         + ".",
     )
     capacity: Literal[CAPACITIES] = Field(
-        "on-demand",
+        ON_DEMAND,
         description="EC2 capacity type. reserved: the pool launches only into the capacity reservations it names "
         "(reservation).",
     )
@@ -984,17 +993,14 @@ def _reservation_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list
     if reservation is None:
         return [(f"{where}.reservation", f"required with capacity {RESERVED}: the capacity reservations (ids or tags) "
                  f"or the {CAPACITY_BLOCK} the pool launches into")]
-    errors = []
+    errors = reservation.errors(f"{where}.reservation")
     if pool.max_size > reservation.instances:
         errors.append((f"{where}.maxSize", f"{pool.max_size}, but the reservations hold {reservation.instances} "
                        "instances (reservation.instances): a reserved pool launches into them only"))
-    if reservation.type == CAPACITY_BLOCK and len(pool.instance_types) > 1:
-        errors.append((f"{where}.instanceTypes", f"a {CAPACITY_BLOCK} holds one instance type, got "
-                       f"{len(pool.instance_types)}"))
-    if reservation.type == CAPACITY_BLOCK and reservation.end is not None and \
-            (reservation.end.astimezone(timezone.utc).time() != CAPACITY_BLOCK_END):
-        errors.append((f"{where}.reservation.end", f"{reservation.end.isoformat()}, but every Capacity Block ends at "
-                       f"{CAPACITY_BLOCK_END:%H:%M} UTC (EC2 user guide, Capacity Blocks for ML)"))
+    node_group = spec.provisioner(pool) == NODEGROUP
+    if (reservation.type == CAPACITY_BLOCK or node_group) and len(pool.instance_types) > 1:
+        holder = f"a {CAPACITY_BLOCK}" if reservation.type == CAPACITY_BLOCK else "the one reservation a node group targets"
+        errors.append((f"{where}.instanceTypes", f"{holder} holds one instance type, got {len(pool.instance_types)}"))
     errors += _zone_errors(spec, reservation, where, required=spec.provisioner(pool) == NODEGROUP)
     if spec.provisioner(pool) == NODEGROUP:
         if reservation.tags is not None:
@@ -1011,9 +1017,10 @@ def _zone_errors(spec: FleetSpec, reservation: ReservationSpec, where: str, requ
     specify the subnet in the same Availability Zone as the capacity reservation"), named as a zone of the VPC the
     fleet creates or as subnets of an existing one; required of a node group (Karpenter finds the zone itself)."""
     vpc = spec.cluster.vpc
-    if vpc is None:
-        return []  # an existing cluster's nodes: nothing is launched
     zone, subnets = reservation.availability_zone, reservation.subnet_ids
+    if vpc is None:  # an existing cluster's nodes: nothing is launched anywhere
+        return [(f"{where}.reservation.{field}", "only valid when cluster.mode is eks (the fleet launches the nodes)")
+                for field, given in (("availabilityZone", zone), ("subnetIds", subnets)) if given]
     if isinstance(vpc, NewVpc):
         if subnets:
             return [(f"{where}.reservation.subnetIds", "only valid with an existing VPC (cluster.vpc.subnetIds): name "
@@ -1035,11 +1042,16 @@ def _zone_errors(spec: FleetSpec, reservation: ReservationSpec, where: str, requ
             for i, subnet in enumerate(subnets) if subnet not in vpc.subnet_ids]
 
 
-def _duplicates(where: str, names: list[str]) -> list[tuple[str, str]]:
+def _duplicates_of(where: str, values: list[str], noun: str = "") -> list[tuple[str, str]]:
+    """(where[i], message) for each value that repeats an earlier one."""
     seen: set[str] = set()
     errors = []
-    for i, name in enumerate(names):
-        if name in seen:
-            errors.append((f"{where}[{i}].name", f"duplicate name '{name}'"))
-        seen.add(name)
+    for i, value in enumerate(values):
+        if value in seen:
+            errors.append((f"{where}[{i}]", f"duplicate {noun}{shown(value)}"))
+        seen.add(value)
     return errors
+
+
+def _duplicates(where: str, names: list[str]) -> list[tuple[str, str]]:
+    return [(f"{path}.name", message) for path, message in _duplicates_of(where, names, "name ")]

@@ -168,8 +168,9 @@ def _check_reserved_unplaced(resource_type: str, props: Any, urn: str, name: str
                    "its launches with InsufficientInstanceCapacity; remove placementGroupSelector")
         return
     target = get(props, "capacityReservationSpecification", "capacityReservationTarget")
-    if target is not None and has(get(props, "placement"), "groupName"):
-        yield ("the launch template targets a capacity reservation and a placement group (placement.groupName): a "
+    placement = get(props, "placement")
+    if target is not None and (has(placement, "groupName") or has(placement, "groupId")):
+        yield ("the launch template targets a capacity reservation and a placement group (placement): a "
                "placement group the reservation was not made in fails its launches with InsufficientInstanceCapacity; "
                "remove placement")
 
@@ -177,7 +178,7 @@ def _check_reserved_unplaced(resource_type: str, props: Any, urn: str, name: str
 reserved_pools_unplaced = resource_policy(
     name="reserved-pools-unplaced",
     description="A launch template or Karpenter node class that launches into capacity reservations names no placement "
-    "group (terraform-aws-modules/terraform-aws-eks PR 3730; EC2 user guide: a Capacity Block needs none).",
+    "group (terraform-aws-modules/terraform-aws-eks PR 3730).",
     types=[resource_types.LAUNCH_TEMPLATE, resource_types.EC2_NODE_CLASS],
     check=_check_reserved_unplaced,
     severity=Severity.HIGH,

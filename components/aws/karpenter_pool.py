@@ -46,7 +46,7 @@ class KarpenterNodePool(pulumi.ComponentResource):
         pool = args.pool
         placement_group = None
         subnets = list(args.subnet_ids)
-        if pool.placement_group:
+        if pool.in_placement_group:
             placement_group = aws.ec2.PlacementGroup(f"{name}-efa", strategy="cluster", opts=child).name
             subnets = subnets[:1]
         root_device = image_root_device(pool, self)

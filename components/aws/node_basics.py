@@ -72,10 +72,11 @@ def node_group(
     sizes: tuple[int, int, int],
     parent: pulumi.Resource,
     ami_type: Optional[str],
+    update_strategy: Optional[str] = None,
     **extra,
 ) -> aws.eks.NodeGroup:
-    """A managed node group on the launch template; `sizes` (min, desired, max); `extra`: capacity
-    type, instance types, labels, taints."""
+    """A managed node group on the launch template; `sizes` (min, desired, max); `update_strategy`: EKS's default
+    (launch new nodes first) unless given; `extra`: capacity type, instance types, labels, taints."""
     min_size, desired_size, max_size = sizes
     return aws.eks.NodeGroup(
         name,
@@ -85,7 +86,7 @@ def node_group(
         subnet_ids=subnet_ids,
         ami_type=ami_type,
         scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=min_size, desired_size=desired_size, max_size=max_size),
-        update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+        update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1, update_strategy=update_strategy),
         launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),
         tags={POOL_LABEL: pool_name},
         opts=pulumi.ResourceOptions(

@@ -2,7 +2,7 @@
 
 On the baseline every node group has (node_basics: IMDSv2, encrypted root volume, desired size left
 to an autoscaler), the launch template attaches EFA interfaces in a cluster placement group when
-asked (not for a reserved pool: PoolPlan.placement_group), targets a reserved pool's reservation,
+asked (not for a reserved pool: PoolPlan.in_placement_group), targets a reserved pool's reservation,
 and carries the user data that installs and verifies the driver at boot (core.boot).
 """
 
@@ -15,7 +15,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from core.names import CAPACITY_BLOCK, CAPACITY_BLOCK_CAPACITY_TYPE
+from core.names import CAPACITY_BLOCK_CAPACITY_TYPE, CAPACITY_BLOCK_MARKET_TYPE, MINIMAL_UPDATE_STRATEGY
 from core.plan import PoolPlan
 
 from .bundle import read_policy
@@ -58,7 +58,9 @@ def reservation_launch(pool: PoolPlan) -> dict:
     }
     if pool.capacity_type == CAPACITY_BLOCK_CAPACITY_TYPE:
         (instance_type,) = pool.instance_types  # the spec allows a Capacity Block one type
-        extra["instance_market_options"] = aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(market_type=CAPACITY_BLOCK)
+        extra["instance_market_options"] = aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(
+            market_type=CAPACITY_BLOCK_MARKET_TYPE
+        )
         extra["instance_type"] = instance_type
     return extra
 
@@ -97,7 +99,7 @@ class GpuNodePool(pulumi.ComponentResource):
             )
         efa_count = pool.efa_interfaces
         placement = None
-        if pool.placement_group:
+        if pool.in_placement_group:
             placement = aws.ec2.PlacementGroup(f"{name}-efa", strategy="cluster", opts=child)
         root_device = image_root_device(pool, self)
         template = launch_template(
@@ -120,9 +122,10 @@ class GpuNodePool(pulumi.ComponentResource):
             cluster_name=args.cluster_name,
             role=role,
             template=template,
-            subnet_ids=list(args.subnet_ids[:1] if pool.placement_group else args.subnet_ids),
+            subnet_ids=list(args.subnet_ids[:1] if pool.in_placement_group else args.subnet_ids),
             sizes=(pool.min_size, pool.desired_size, pool.max_size),
             parent=self,
+            update_strategy=MINIMAL_UPDATE_STRATEGY if pool.reservation is not None else None,
             ami_type=pool.ami_type,
             capacity_type=pool.capacity_type,
             # A Capacity Block's launch template names the instance type (EKS rejects it in both places).

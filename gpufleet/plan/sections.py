@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from core.names import KARPENTER, RESERVED
+from core.names import CAPACITY_BLOCK, KARPENTER, MANAGED_EXTERNALLY, RESERVED
 from core.reservations import DRAIN_BEFORE_END
 
 from ..text_table import table
@@ -69,7 +69,7 @@ def cost_sections(plan: dict[str, Any]) -> list[Section]:
             [
                 p["name"],
                 p["capacity"],
-                p.get("provisioner") or "existing",
+                p.get("provisioner") or MANAGED_EXTERNALLY,
                 p["pricedType"] or "-",
                 money(p["nodeHourly"], 3, est),
                 money(p["gpuHourly"], 3, est),
@@ -124,7 +124,7 @@ def scaling(pool: dict[str, Any]) -> str:
     size (nothing in the stack resizes it); existing: the cluster's own nodes."""
     provisioner = pool.get("provisioner")
     if provisioner is None:
-        return "existing"
+        return MANAGED_EXTERNALLY
     return "elastic" if provisioner == KARPENTER else "static"
 
 
@@ -147,9 +147,11 @@ def reservation_sections(plan: dict[str, Any]) -> list[Section]:
             ",".join(r["dependentTenants"]) or "-", money(totals.get(r["pool"])) if r["end"] and r["start"] else "-",
         ])
     as_of = _when(reservations[0]["asOf"])
-    drain = int(DRAIN_BEFORE_END.total_seconds() // 60)
-    notes = [f"As of {as_of}. A Capacity Block's nodes are drained {drain} minutes before its end; its cost is paid "
-             "upfront for the whole window. Tenants: those with nominal quota in the pool."]
+    notes = [f"As of {as_of}. Tenants: those with nominal quota in the pool."]
+    if any(r["type"] == CAPACITY_BLOCK for r in reservations):
+        drain = int(DRAIN_BEFORE_END.total_seconds() // 60)
+        notes.append(f"A Capacity Block's nodes are drained {drain} minutes before its end; its cost is paid upfront "
+                     "for the whole window.")
     notes += [f"WARNING {r['pool']}: {r['warning']}" for r in reservations if r["warning"]]
     return [
         Section(

@@ -101,19 +101,21 @@ def test_unknown_price_is_unknown_never_zero():
 
 
 def test_environment_total_sums_the_pools_of_prod():
-    spec = plan_of(stack_config("prod"))
-    cost = fleet_cost(spec)
-    discount = FACTS.prices.spot_discount_estimate
-    expected = 0.0
-    for pool in spec.pools:
-        node, nodes = max(price(t) for t in pool.instance_types), pool.max_size
-        if pool.capacity == "spot":
-            node *= 1 - discount
-        if pool.reservation is not None:  # its reservations, at their stated price or the on-demand rate
-            node, nodes = pool.reservation.hourly_price or node, pool.reservation.instances
-        expected += node * nodes
-    assert cost.total_hourly("max") == pytest.approx(expected)
-    assert cost_report(cost)["total"]["max"]["monthly"] == pytest.approx(expected * HOURS_PER_MONTH, abs=0.01)
+    """prod at max size, written out: on-demand and spot pools at their dearest type, the ODCR pool's two p5 at the
+    on-demand rate, the Capacity Block's eight p5 at its stated 31.464 for its 672-hour window (a month of it)."""
+    cost = fleet_cost(plan_of(stack_config("prod")))
+    spot = 1 - FACTS.prices.spot_discount_estimate
+    hourly = {
+        "inference-l4": 10 * price("g6.2xlarge"),
+        "inference-h100": 2 * price("p5.48xlarge"),
+        "training-h100": 8 * 31.464,
+        "training-a100": 4 * price("p4de.24xlarge") * spot,
+        "batch-a10g": 6 * price("g5.24xlarge") * spot,
+    }
+    assert {p.pool: p.hourly("max") for p in cost.pools} == pytest.approx(hourly)
+    assert cost.total_hourly("max") == pytest.approx(sum(hourly.values()))
+    monthly = sum(hourly.values()) * HOURS_PER_MONTH - hourly["training-h100"] * (HOURS_PER_MONTH - 672)
+    assert cost_report(cost)["total"]["max"]["monthly"] == pytest.approx(monthly, abs=0.01)
 
 
 def test_tenant_quota_cost_ranges_over_its_pools_gpu_hour_prices():

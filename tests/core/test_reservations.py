@@ -50,33 +50,40 @@ def problems(config: dict) -> list[str]:
 # --- the spec -------------------------------------------------------------------------------------
 
 
+POOL = "nodePools[5]"
+
+
 @pytest.mark.parametrize(
-    "change, expected",
+    "change, path, expected",
     [
-        (lambda p: p.pop("reservation"), "nodePools[5].reservation: required with capacity reserved"),
-        (lambda p: p.update(capacity="on-demand"), "nodePools[5].reservation: only valid with capacity reserved"),
-        (lambda p: p.update(maxSize=3), "nodePools[5].maxSize: 3, but the reservations hold 2 instances"),
-        (lambda p: p["reservation"].update(ids=["CR-1"]), "is not a capacity reservation id"),
-        (lambda p: p["reservation"].update(tags={"team": "fm"}), "by ids or by tags (exactly one of them)"),
-        (lambda p: p["reservation"].update(ids=[]), "by ids or by tags (exactly one of them)"),
-        (lambda p: p["reservation"].update(type="capacity-block"), "a capacity-block has a window: set start and end"),
-        (lambda p: p["reservation"].update(block(end="2027-01-11T12:00:00Z")),
-         "nodePools[5].reservation.end: 2027-01-11T12:00:00+00:00, but every Capacity Block ends at 11:30 UTC"),
-        (lambda p: p["reservation"].update(block(start="2027-01-12T11:30:00Z")), "is not after start"),
-        (lambda p: p["reservation"].update(block(end="2027-01-11 11:30")), "has no time zone"),
-        (lambda p: p["reservation"].update(block(end="next tuesday")), "'next tuesday' is not a time"),
+        (lambda p: p.pop("reservation"), "reservation", "required with capacity reserved"),
+        (lambda p: p.update(capacity="on-demand"), "reservation", "only valid with capacity reserved"),
+        (lambda p: p.update(maxSize=3), "maxSize", "3, but the reservations hold 2 instances"),
+        (lambda p: p["reservation"].update(ids=["CR-1"]), "reservation.ids[0]", "is not a capacity reservation id"),
+        (lambda p: p["reservation"].update(tags={"team": "fm"}), "reservation.ids", "by ids or by tags (exactly one"),
+        (lambda p: p["reservation"].update(ids=[]), "reservation.ids", "by ids or by tags (exactly one of them)"),
+        (lambda p: p["reservation"].update(ids=["cr-1", "cr-2", "cr-1"]), "reservation.ids[2]", "duplicate 'cr-1'"),
+        (lambda p: p["reservation"].update(tags={"team": ""}, ids=[]), "reservation.tags", "empty tag keys or values"),
+        (lambda p: p["reservation"].update(type="capacity-block"), "reservation.start", "required for a capacity-block"),
+        (lambda p: p["reservation"].update(block(end="2027-01-11T12:00:00Z")), "reservation.end",
+         "2027-01-11T12:00:00+00:00, but every Capacity Block ends at 11:30 UTC"),
+        (lambda p: p["reservation"].update(block(start="2027-01-12T11:30:00Z")), "reservation.end", "is not after start"),
+        (lambda p: p["reservation"].update(block(end="2027-01-11 11:30")), "reservation.end", "has no time zone"),
+        (lambda p: p["reservation"].update(block(end="next tuesday")), "reservation.end", "'next tuesday' is not a time"),
         (lambda p: (p.update(instanceTypes=[P5, "p4d.24xlarge"]), p["reservation"].update(block())),
-         "nodePools[5].instanceTypes: a capacity-block holds one instance type, got 2"),
-        (lambda p: p["reservation"].update(availabilityZone="eu-west-1a"),
-         "nodePools[5].reservation.availabilityZone: 'eu-west-1a' is not one of cluster.vpc.availabilityZones"),
-        (lambda p: p["reservation"].update(subnetIds=["subnet-1"]),
-         "nodePools[5].reservation.subnetIds: only valid with an existing VPC"),
+         "instanceTypes", "a capacity-block holds one instance type, got 2"),
+        (lambda p: p["reservation"].update(availabilityZone="eu-west-1a"), "reservation.availabilityZone",
+         "'eu-west-1a' is not one of cluster.vpc.availabilityZones"),
+        (lambda p: p["reservation"].update(subnetIds=["subnet-1"]), "reservation.subnetIds",
+         "only valid with an existing VPC"),
+        (lambda p: p["reservation"].update(hourlyPrice=0), "reservation.hourlyPrice", "greater than 0"),
     ],
 )
-def test_bad_reservations_are_refused_by_field(change, expected):
+def test_bad_reservations_are_refused_by_field(change, path, expected):
     config = reserved_config()
     change(config["nodePools"][5])
-    assert any(expected in problem for problem in problems(config)), problems(config)
+    found = problems(config)
+    assert any(problem.startswith(f"{POOL}.{path}: ") and expected in problem for problem in found), found
 
 
 def test_a_reserved_node_group_targets_one_reservation_in_its_zone():
@@ -85,6 +92,11 @@ def test_a_reserved_node_group_targets_one_reservation_in_its_zone():
     config["nodePools"][5]["reservation"].update(availabilityZone="us-east-1a", ids=["cr-1", "cr-2"])
     assert any("reservation.ids: a node group's launch template targets one reservation, got 2" in p
                for p in problems(config))
+    config["nodePools"][5]["reservation"].update(ids=["cr-1"])
+    config["nodePools"][5]["instanceTypes"] = [P5, "p4d.24xlarge"]
+    assert any("instanceTypes: the one reservation a node group targets holds one instance type, got 2" in p
+               for p in problems(config))
+    config["nodePools"][5]["instanceTypes"] = [P5]
     config["nodePools"][5]["reservation"].update(ids=[], tags={"team": "fm"})
     assert any("reservation.tags: a node group's launch template targets one reservation by id" in p
                for p in problems(config))
@@ -103,8 +115,23 @@ def test_an_existing_vpc_names_the_zones_subnets():
 
 
 def test_times_are_read_from_text_and_kept_in_utc():
-    reservation = spec_of(reserved_config(**block())).pool("reserved").reservation
+    reservation = spec_of(reserved_config(**block(end="2027-01-11T12:30:00+01:00"))).pool("reserved").reservation
     assert reservation.end == BLOCK_END and reservation.window_hours == 14 * 24
+    assert reservation.end.utcoffset() == timedelta(0) and reservation.end.hour == 11
+    [entry] = [r for r in reservations_report(reservation_statuses(plan_of(reserved_config(**block(
+        end="2027-01-11T12:30:00+01:00"))), BLOCK_END)) if r["pool"] == "reserved"]
+    assert entry["end"] == "2027-01-11T11:30:00Z"
+
+
+def test_a_reserved_pool_of_an_existing_cluster_launches_nothing_anywhere():
+    config = reserved_config(availabilityZone="us-east-1a")
+    config["cluster"] = stack_config("local")["cluster"]
+    for pool in config["nodePools"]:
+        pool.pop("provisioner", None)  # nothing launches an existing cluster's nodes
+        if pool["name"] != "reserved":
+            pool.get("reservation", {}).pop("availabilityZone", None)
+    assert problems(config) == [f"{POOL}.reservation.availabilityZone: only valid when cluster.mode is eks (the "
+                                "fleet launches the nodes)"]
 
 
 # --- cost -----------------------------------------------------------------------------------------
@@ -149,7 +176,8 @@ def test_the_plan_warns_within_the_days_before_the_end_while_a_quota_depends_on_
     assert "ends 2027-01-11 11:30 UTC, in 6.0 days" in soon.warning and "holder" in soon.warning
     ended = status_at(config, BLOCK_END)
     assert ended.state == "ended" and "ended 2027-01-11 11:30 UTC" in ended.warning
-    assert status_at(config, BLOCK_END - timedelta(days=20)).state == "scheduled"
+    early = status_at(config, BLOCK_END - timedelta(days=20))  # the block starts 14 days before its end
+    assert early.state == "scheduled" and "starts 2026-12-28 11:30 UTC" in early.warning
 
 
 def test_no_warning_when_no_tenant_quota_lies_in_the_pool():

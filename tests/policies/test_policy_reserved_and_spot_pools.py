@@ -15,11 +15,9 @@ from fleet_fixtures import node_group_config, spec_of, stack_run
 from policy_fixtures import DELETE, edited, messages
 
 from gpufleet.offline import run_offline
+from policies.resource_types import EC2_NODE_CLASS as NODE_CLASS
+from policies.resource_types import LAUNCH_TEMPLATE, NODE_GROUP, NODE_POOL
 
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
-NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 UNPLACED = "reserved-pools-unplaced"
 DIVERSIFIED = "spot-pools-diversified"
 
@@ -42,6 +40,8 @@ def test_a_reserved_launch_template_with_a_placement_group_fails(groups):
     reserved = named(groups, LAUNCH_TEMPLATE, "-training-h100")
     placed = edited(reserved, ("placement",), {"groupName": "gpufleet-prod-efa"})
     assert any("targets a capacity reservation and a placement group" in m for m in messages(UNPLACED, placed))
+    by_id = edited(reserved, ("placement",), {"groupId": "pg-0123456789abcdef0"})
+    assert any("targets a capacity reservation and a placement group" in m for m in messages(UNPLACED, by_id))
     # Without the reservation target the placement group is what an EFA pool wants (training-a100's).
     assert messages(UNPLACED, edited(placed, ("capacityReservationSpecification",), DELETE)) == []
     assert "placement" in named(groups, LAUNCH_TEMPLATE, "-training-a100").inputs

@@ -18,9 +18,9 @@ from test_aws_resources import LAUNCH_TEMPLATE, NODE_GROUP, PLACEMENT_GROUP, by_
 
 from core.karpenter import CAPACITY_TYPE_LABEL
 from gpufleet.offline import mock_id
+from policies.resource_types import EC2_NODE_CLASS as NODE_CLASS
+from policies.resource_types import NODE_POOL
 
-NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
-NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 SUBNET = "aws:ec2/subnet:Subnet"
 
 
@@ -77,3 +77,12 @@ def test_a_reserved_karpenter_pool_selects_its_reservations_and_requires_reserve
     requirements = {r["key"]: r["values"] for r in pools["training-h100"]["template"]["spec"]["requirements"]}
     assert requirements[CAPACITY_TYPE_LABEL] == ["reserved"]
     assert [p.name for p in of_type(run, PLACEMENT_GROUP)] == ["gpufleet-prod-training-a100-efa"]
+
+
+def test_a_reserved_node_group_updates_a_node_before_it_launches_its_replacement(groups_run):
+    """EKS NodegroupUpdateConfig updateStrategy MINIMAL terminates old instances first ("useful in scenarios where you
+    are constrained to resources"): a full reservation has no instance for the default's new nodes first."""
+    groups = by_pool(groups_run, NODE_GROUP)
+    for name in ("inference-h100", "training-h100"):
+        assert groups[name].inputs["updateConfig"] == {"maxUnavailable": 1, "updateStrategy": "MINIMAL"}
+    assert groups["inference-l4"].inputs["updateConfig"] == {"maxUnavailable": 1}
