@@ -1001,8 +1001,8 @@ def _reservation_errors(spec: FleetSpec, pool: NodePoolSpec, where: str) -> list
     if (reservation.type == CAPACITY_BLOCK or node_group) and len(pool.instance_types) > 1:
         holder = f"a {CAPACITY_BLOCK}" if reservation.type == CAPACITY_BLOCK else "the one reservation a node group targets"
         errors.append((f"{where}.instanceTypes", f"{holder} holds one instance type, got {len(pool.instance_types)}"))
-    errors += _zone_errors(spec, reservation, where, required=spec.provisioner(pool) == NODEGROUP)
-    if spec.provisioner(pool) == NODEGROUP:
+    errors += _zone_errors(spec, reservation, where, required=node_group)
+    if node_group:
         if reservation.tags is not None:
             errors.append((f"{where}.reservation.tags", f"a node group's launch template targets one reservation by "
                            f"id: tags select reservations for provisioner {KARPENTER} only"))
